@@ -1,0 +1,303 @@
+//! The command line every workflow binary shares. A workflow's `main` builds its graph and
+//! hands it over, so the same binary runs under every mapping:
+//!
+//! ```no_run
+//! use dispel4rs::{GraphError, WorkflowGraph};
+//! fn graph() -> Result<WorkflowGraph, GraphError> {
+//!     let g = WorkflowGraph::new("mine");
+//!     // ... add and connect PEs ...
+//!     Ok(g)
+//! }
+//! fn main() {
+//!     dispel4rs::cli::main(graph())
+//! }
+//! ```
+//!
+//! `<workflow> <mapping> [-n N] [-i N | -d JSON | -f FILE] [-o FILE] [--graph dot|mermaid]`
+//!
+//! Exit status: 0 success; 1 the run failed (data dead-lettered, an instance given up, a
+//! `postprocess` failed, a mapping aborted); 2 bad input (options, JSON, graph, plan);
+//! 3 the mapping is not available in this build.
+
+use crate::graph::WorkflowGraph;
+use crate::mapping::{Mapping, RunError};
+use crate::runner::{InputSpec, RunResult, Runner};
+use crate::runtime::options::RunOptions;
+use clap::builder::PossibleValue;
+use clap::{Parser, ValueEnum};
+use std::ffi::OsString;
+use std::fmt::Display;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit status: the run failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit status: bad input.
+pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit status: the mapping is not available in this build.
+pub const EXIT_UNAVAILABLE: i32 = 3;
+
+impl ValueEnum for Mapping {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Mapping::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self.availability() {
+            Ok(()) => self.description().to_owned(),
+            Err(why) => format!("{} [{why}]", self.description()),
+        };
+        Some(PossibleValue::new(self.name()).help(help))
+    }
+}
+
+/// Picture formats for `--graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// The options of a workflow binary.
+#[derive(Debug, Parser)]
+#[command(
+    about = "Run this dispel4rs workflow with the chosen mapping.",
+    after_help = "Roots run -i times (default 1) unless -d/-f give their input: a JSON object keyed by root PE \
+                  name, whose value is a number of calls or a list of objects (one call per object). \
+                  -f wins over -d, which wins over -i.\n\
+                  Exit status: 0 success, 1 run failed (dead letters, given-up instance, failed postprocess, \
+                  aborted), 2 bad input, 3 mapping not available in this build."
+)]
+pub struct Args {
+    /// How to enact the graph.
+    #[arg(value_enum)]
+    pub mapping: Mapping,
+
+    /// Number of processes (slots) to plan for [default: 1 for simple, the number of cores otherwise].
+    #[arg(short = 'n', long = "num")]
+    pub num: Option<usize>,
+
+    /// Call every root N times with no input.
+    #[arg(short = 'i', long = "iter", value_name = "N")]
+    pub iterations: Option<u64>,
+
+    /// Root inputs as JSON, e.g. '{"read": [{"path": "a.txt"}]}'.
+    #[arg(short = 'd', long = "data", value_name = "JSON")]
+    pub data: Option<String>,
+
+    /// Root inputs from a JSON file (same shape as -d).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Write collected outputs to FILE as JSON Lines {"pe", "port", "data"} instead of printing them.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the abstract graph and exit.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub graph: Option<GraphFormat>,
+
+    /// Print the plan (instances, placement, routes) and exit.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Data units per batch on every hop.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub batch_size: usize,
+
+    /// Send a root's partial batch on after this many milliseconds.
+    #[arg(long, default_value_t = 2, value_name = "MS")]
+    pub flush_ms: u64,
+
+    /// Batches a mailbox holds before its senders wait (actor mappings).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub mailbox: usize,
+
+    /// Retries of a failed data unit before it is dead-lettered.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub retries: u32,
+
+    /// Restarts allowed per instance within --restart-window-ms before it is given up.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_restarts: u32,
+
+    /// The window for --max-restarts.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub restart_window_ms: u64,
+
+    /// Exit with status 0 even if data units were dead-lettered.
+    #[arg(long)]
+    pub allow_dead_letters: bool,
+
+    /// Write every dead letter to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub dead_letters: Option<PathBuf>,
+
+    /// Write the run report to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Print neither the collected outputs nor the report.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Args {
+    /// The run options these arguments ask for.
+    pub fn run_options(&self) -> RunOptions {
+        let default_n = match self.mapping {
+            Mapping::Simple => 1,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let mut o = RunOptions {
+            processes: self.num.unwrap_or(default_n),
+            batch_size: self.batch_size.max(1),
+            flush_interval: Duration::from_millis(self.flush_ms),
+            max_retries: self.retries,
+            allow_dead_letters: self.allow_dead_letters,
+            dead_letter_file: self.dead_letters.clone(),
+            mailbox_batches: self.mailbox.max(1),
+            ..RunOptions::default()
+        };
+        o.restart.max_restarts = self.max_restarts;
+        o.restart.window = Duration::from_millis(self.restart_window_ms);
+        o
+    }
+
+    /// The root inputs these arguments ask for (`-f` over `-d` over `-i`).
+    pub fn input_spec(&self) -> Result<InputSpec, String> {
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read -f {}: {e}", path.display()))?;
+            return Ok(InputSpec::Json { text, source_name: format!("-f {}", path.display()) });
+        }
+        if let Some(text) = &self.data {
+            return Ok(InputSpec::Json { text: text.clone(), source_name: "-d".into() });
+        }
+        Ok(InputSpec::Iterations(self.iterations.unwrap_or(1)))
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+}
+
+/// Runs the command line on `graph` and exits with the status described in the
+/// [module documentation](self). A graph that failed to build is reported with status 2.
+pub fn main<E: Display>(graph: Result<WorkflowGraph, E>) -> ! {
+    let code = match graph {
+        Ok(g) => execute(&g, std::env::args_os()),
+        Err(e) => {
+            eprintln!("error: the workflow graph could not be built: {e}");
+            EXIT_BAD_INPUT
+        }
+    };
+    std::process::exit(code)
+}
+
+/// Runs the command line `args` (program name first) on `graph`; returns the exit status.
+pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+        }
+    };
+    init_logging(args.verbose);
+    if let Some(format) = args.graph {
+        match format {
+            GraphFormat::Dot => print!("{}", graph.to_dot()),
+            GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
+        }
+        return 0;
+    }
+    if let Err(reason) = args.mapping.availability() {
+        eprintln!("error: mapping '{}' is {reason} in this build of dispel4rs.", args.mapping);
+        eprintln!("Available now: {}", available_mappings());
+        return EXIT_UNAVAILABLE;
+    }
+    let options = args.run_options();
+    let runner = Runner::new(graph).mapping(args.mapping).options(options.clone());
+    if args.plan {
+        return match runner.plan() {
+            Ok(plan) => {
+                print!("{}", plan.describe());
+                0
+            }
+            Err(e) => report_error(&e),
+        };
+    }
+    let inputs = match args.input_spec() {
+        Ok(i) => i,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut runner = runner.inputs(inputs);
+    if let Some(path) = &args.output {
+        runner = runner.output_file(path.clone());
+    }
+    match runner.run() {
+        Ok(result) => finish(&args, &options, &result),
+        Err(e) => report_error(&e),
+    }
+}
+
+fn available_mappings() -> String {
+    Mapping::ALL.iter().filter(|m| m.availability().is_ok()).map(|m| m.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn report_error(e: &RunError) -> i32 {
+    eprintln!("error: {e}");
+    match e {
+        RunError::Plan(_) | RunError::Input(_) => EXIT_BAD_INPUT,
+        RunError::Io { .. } => EXIT_BAD_INPUT,
+        RunError::Unavailable { .. } => EXIT_UNAVAILABLE,
+        RunError::Aborted(_) => EXIT_FAILED,
+    }
+}
+
+fn finish(args: &Args, options: &RunOptions, result: &RunResult) -> i32 {
+    if !args.quiet {
+        match &result.outputs.file {
+            Some(path) => {
+                eprintln!("Wrote {} collected data unit(s) to {}", result.outputs.total, path.display())
+            }
+            None => println!("{}", result.outputs.summary()),
+        }
+        eprint!("{}", result.report.to_table());
+    }
+    if let Some(path) = &args.report {
+        if let Err(e) = std::fs::write(path, result.report.to_value().to_json() + "\n") {
+            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            return EXIT_FAILED;
+        }
+    }
+    let postprocess_failed = result.report.instances.iter().any(|i| i.stats.postprocess_error.is_some());
+    let supervised_failures = result.report.dead_letters_total > 0
+        || result.report.instances.iter().any(|i| i.stats.gave_up.is_some());
+    if postprocess_failed || (supervised_failures && !options.allow_dead_letters) {
+        eprintln!(
+            "error: the run had failures ({} dead letter(s){}); see the report above",
+            result.report.dead_letters_total,
+            if postprocess_failed { ", a postprocess failed" } else { "" }
+        );
+        return EXIT_FAILED;
+    }
+    0
+}

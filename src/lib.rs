@@ -1,0 +1,58 @@
+//! # dispel4rs
+//!
+//! Abstract stream-based scientific workflows, in the line of Python's dispel4py: write
+//! processing elements (PEs), wire them into a [`WorkflowGraph`], and run the *unchanged*
+//! graph with any mapping — one thread (`simple`), all cores (`multi`), several processes
+//! (`zmq_multi`), MPI ranks (`mpi`).
+//!
+//! ```
+//! use dispel4rs::{Iterative, PeError, Producer, Runner, Value, WorkflowGraph};
+//! let mut g = WorkflowGraph::new("squares");
+//! let mut n = 0;
+//! let src = g.add(Producer::new("numbers", move |_, out| { n += 1; out.write("output", n) })).unwrap();
+//! let sq = g.add(Iterative::new("square", |x: Value| Ok::<_, PeError>(x.try_int()?.pow(2)))).unwrap();
+//! g.connect(src, "output", sq, "input").unwrap();
+//! let result = Runner::new(&g).iterations(4).run().unwrap();
+//! assert_eq!(result.outputs.get("square", "output").unwrap(), &[1.into(), 4.into(), 9.into(), 16.into()]);
+//! ```
+//!
+//! ## Crate map
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`value`] | the data unit [`Value`]: JSON, serde conversions, binary codec |
+//! | [`hash`] | the stable hash behind `group_by` (frozen, test vectors) |
+//! | [`pe`] | the [`Pe`] trait, [`PeSpec`], [`Output`], convenience kinds, [`Composite`] |
+//! | [`grouping`] | [`Grouping`]s and the per-sender routing decision |
+//! | [`graph`] | [`WorkflowGraph`]: validated wiring, DOT and Mermaid export |
+//! | [`plan`] | [`Plan`]: instances, placement on slots, routes (pure) |
+//! | [`runtime`] | shared by mappings: supervised instances, outlets, inputs, outputs, report |
+//! | [`mapping`] | one file per mapping; [`Mapping`] names them all |
+//! | [`runner`] | [`Runner`]: run a graph from Rust |
+//! | [`cli`] | the command line every workflow binary shares |
+//! | [`rng`] | a seeded RNG for reproducible data |
+//!
+//! Lower layers: `dispel4rs-actors` (supervised actors, mailboxes, routers) and
+//! `dispel4rs-transports` (framed bytes between processes); neither knows about PEs.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod graph;
+pub mod grouping;
+pub mod hash;
+pub mod mapping;
+pub mod pe;
+pub mod plan;
+pub mod rng;
+pub mod runner;
+pub mod runtime;
+pub mod value;
+
+pub use graph::{GraphError, PeId, WorkflowGraph};
+pub use grouping::Grouping;
+pub use mapping::{Mapping, RunError};
+pub use pe::{Composite, Consumer, FnPe, InstanceInfo, Iterative, Output, Pe, PeError, PeSpec, Producer};
+pub use plan::Plan;
+pub use runner::{RunResult, Runner};
+pub use runtime::options::RunOptions;
+pub use value::Value;

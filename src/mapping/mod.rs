@@ -1,0 +1,145 @@
+//! Mappings: the ways a plan is enacted. One mapping per file; [`Mapping`] names them all,
+//! including those not built yet (they say so plainly instead of falling back).
+
+pub(crate) mod simple;
+
+use crate::pe::Abort;
+use crate::plan::PlanError;
+use crate::runtime::collect::CollectedOutputs;
+use crate::runtime::inputs::InputError;
+use crate::runtime::report::RunReport;
+use std::fmt;
+
+/// Every mapping dispel4rs knows, by its command-line name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mapping {
+    /// One thread, streaming depth-first.
+    Simple,
+    /// One process, every PE instance a supervised actor.
+    Multi,
+    /// Several OS processes connected by ZMQ sockets.
+    ZmqMulti,
+    /// MPI ranks.
+    Mpi,
+    /// A pool of workers pulling tasks from a shared queue.
+    DynMulti,
+    /// As `dyn_multi`, with autoscaling.
+    DynAutoMulti,
+    /// Workers fed through Redis streams.
+    DynRedis,
+    /// As `dyn_redis`, with autoscaling.
+    DynAutoRedis,
+    /// Stateless PEs dynamic, stateful PEs pinned, through Redis.
+    HybridRedis,
+}
+
+impl Mapping {
+    /// All mappings, in the order `--help` lists them.
+    pub const ALL: [Mapping; 9] = [
+        Mapping::Simple,
+        Mapping::Multi,
+        Mapping::ZmqMulti,
+        Mapping::Mpi,
+        Mapping::DynMulti,
+        Mapping::DynAutoMulti,
+        Mapping::DynRedis,
+        Mapping::DynAutoRedis,
+        Mapping::HybridRedis,
+    ];
+
+    /// The command-line name (`simple`, `multi`, `zmq_multi`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mapping::Simple => "simple",
+            Mapping::Multi => "multi",
+            Mapping::ZmqMulti => "zmq_multi",
+            Mapping::Mpi => "mpi",
+            Mapping::DynMulti => "dyn_multi",
+            Mapping::DynAutoMulti => "dyn_auto_multi",
+            Mapping::DynRedis => "dyn_redis",
+            Mapping::DynAutoRedis => "dyn_auto_redis",
+            Mapping::HybridRedis => "hybrid_redis",
+        }
+    }
+
+    /// The mapping with this command-line name.
+    pub fn from_name(name: &str) -> Option<Mapping> {
+        Mapping::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// One line on what it does.
+    pub fn description(self) -> &'static str {
+        match self {
+            Mapping::Simple => "one thread, streaming depth-first (development, small data)",
+            Mapping::Multi => "one process, every PE instance a supervised actor, all cores",
+            Mapping::ZmqMulti => "several OS processes (or hosts) connected by ZMQ sockets",
+            Mapping::Mpi => "MPI ranks: mpirun -n N <workflow> mpi",
+            Mapping::DynMulti => "a pool of workers pulling tasks from a shared queue (stateless PEs)",
+            Mapping::DynAutoMulti => "dyn_multi with a pool that grows and shrinks with load",
+            Mapping::DynRedis => "workers on any host fed through Redis streams (stateless PEs)",
+            Mapping::DynAutoRedis => "dyn_redis with autoscaling",
+            Mapping::HybridRedis => "stateless PEs dynamic, stateful PEs pinned, through Redis",
+        }
+    }
+
+    /// `Ok` if this build can run the mapping, or why not.
+    pub fn availability(self) -> Result<(), &'static str> {
+        match self {
+            Mapping::Simple => Ok(()),
+            Mapping::Multi | Mapping::ZmqMulti | Mapping::Mpi => Err("not built yet"),
+            Mapping::DynMulti
+            | Mapping::DynAutoMulti
+            | Mapping::DynRedis
+            | Mapping::DynAutoRedis
+            | Mapping::HybridRedis => Err("not built yet (planned)"),
+        }
+    }
+}
+
+impl fmt::Display for Mapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No plan could be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The root inputs are wrong.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The mapping could not go on (a peer died, a channel closed).
+    #[error("run aborted: {0}")]
+    Aborted(Abort),
+    /// The mapping is not available in this build.
+    #[error("mapping '{mapping}' is {reason}")]
+    Unavailable {
+        /// The mapping.
+        mapping: Mapping,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl RunError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        RunError::Io { context: context.into(), source }
+    }
+}
+
+/// What a mapping hands back.
+pub(crate) struct MappingResult {
+    pub outputs: CollectedOutputs,
+    pub report: RunReport,
+}

@@ -1,0 +1,154 @@
+//! [`Runner`]: run a graph from Rust code (the command line is a thin layer over it).
+//!
+//! ```
+//! use dispel4rs::{Iterative, Mapping, PeError, Producer, Runner, Value, WorkflowGraph};
+//! let mut g = WorkflowGraph::new("double");
+//! let mut n = 0;
+//! let src = g.add(Producer::new("src", move |_, o| { n += 1; o.write("output", n) })).unwrap();
+//! let dbl = g.add(Iterative::new("double", |x: Value| Ok::<_, PeError>(x.try_int()? * 2))).unwrap();
+//! g.connect(src, "output", dbl, "input").unwrap();
+//! let result = Runner::new(&g).mapping(Mapping::Simple).iterations(3).run().unwrap();
+//! assert_eq!(result.outputs.get("double", "output").unwrap(), &[Value::Int(2), Value::Int(4), Value::Int(6)]);
+//! ```
+
+use crate::graph::WorkflowGraph;
+use crate::mapping::{simple, Mapping, RunError};
+use crate::plan::Plan;
+use crate::runtime::collect::{CollectedOutputs, Collector};
+use crate::runtime::inputs::RootInputs;
+use crate::runtime::options::RunOptions;
+use crate::runtime::report::{DeadLetters, RunReport};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the roots are called with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputSpec {
+    /// Every root this many times with null (`-i`).
+    Iterations(u64),
+    /// A JSON object keyed by root name (`-d` text or the contents of `-f`);
+    /// `source_name` names it in errors.
+    Json {
+        /// The JSON text.
+        text: String,
+        /// `-d` or `-f FILE`.
+        source_name: String,
+    },
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunResult {
+    /// What unconnected outputs collected.
+    pub outputs: CollectedOutputs,
+    /// Counts, timings, restarts, dead letters.
+    pub report: RunReport,
+}
+
+/// Runs a graph with a mapping. See the [module documentation](self).
+pub struct Runner<'g> {
+    graph: &'g WorkflowGraph,
+    mapping: Mapping,
+    options: RunOptions,
+    inputs: InputSpec,
+    output_file: Option<PathBuf>,
+}
+
+impl<'g> Runner<'g> {
+    /// `simple`, `-n 1`, `-i 1`, outputs kept in memory.
+    pub fn new(graph: &'g WorkflowGraph) -> Self {
+        Runner {
+            graph,
+            mapping: Mapping::Simple,
+            options: RunOptions::default(),
+            inputs: InputSpec::Iterations(1),
+            output_file: None,
+        }
+    }
+
+    /// The mapping to use.
+    pub fn mapping(mut self, mapping: Mapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
+    /// `-n`.
+    pub fn processes(mut self, n: usize) -> Self {
+        self.options.processes = n;
+        self
+    }
+
+    /// `-i`.
+    pub fn iterations(mut self, n: u64) -> Self {
+        self.inputs = InputSpec::Iterations(n);
+        self
+    }
+
+    /// `-d`: JSON root inputs.
+    pub fn data(mut self, json: impl Into<String>) -> Self {
+        self.inputs = InputSpec::Json { text: json.into(), source_name: "-d".into() };
+        self
+    }
+
+    /// Root inputs.
+    pub fn inputs(mut self, inputs: InputSpec) -> Self {
+        self.inputs = inputs;
+        self
+    }
+
+    /// All options at once.
+    pub fn options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Changes options in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut RunOptions)) -> Self {
+        f(&mut self.options);
+        self
+    }
+
+    /// `-o FILE`: stream collected outputs to a JSON Lines file instead of memory.
+    pub fn output_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.output_file = Some(path.into());
+        self
+    }
+
+    /// The plan this runner would enact.
+    pub fn plan(&self) -> Result<Plan, RunError> {
+        Ok(Plan::new(self.graph, self.options.processes)?)
+    }
+
+    /// Runs to the end of every stream.
+    pub fn run(self) -> Result<RunResult, RunError> {
+        if let Err(reason) = self.mapping.availability() {
+            return Err(RunError::Unavailable { mapping: self.mapping, reason });
+        }
+        let plan = self.plan()?;
+        let inputs = match &self.inputs {
+            InputSpec::Iterations(n) => RootInputs::iterations(&plan, *n),
+            InputSpec::Json { text, source_name } => RootInputs::from_json(&plan, text, source_name)?,
+        };
+        for root in &inputs.unnamed_roots {
+            tracing::warn!("root '{root}' has no input in -d/-f: it will not be called");
+        }
+        let collector = match &self.output_file {
+            Some(p) => Collector::json_lines(p)
+                .map_err(|e| RunError::io(format!("cannot create output file {}", p.display()), e))?,
+            None => Collector::memory(),
+        };
+        let dead = Arc::new(
+            DeadLetters::new(self.options.dead_letters_kept, self.options.dead_letter_file.as_deref())
+                .map_err(|e| RunError::io("cannot create the dead-letter file", e))?,
+        );
+        let result = match self.mapping {
+            Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
+            other => return Err(RunError::Unavailable { mapping: other, reason: "not built yet" }),
+        };
+        dead.flush().map_err(|e| RunError::io("cannot write the dead-letter file", e))?;
+        let mut report = result.report;
+        report.dead_letters_total = dead.total();
+        report.dead_letters = dead.kept();
+        Ok(RunResult { outputs: result.outputs, report })
+    }
+}

@@ -1,0 +1,9 @@
+//! What every mapping shares: supervised instances, outlets (routing), root inputs,
+//! collected outputs, run options and the run report.
+
+pub mod collect;
+pub mod inputs;
+pub mod instance;
+pub mod options;
+pub mod outlet;
+pub mod report;

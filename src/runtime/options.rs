@@ -1,0 +1,46 @@
+//! Options shared by every mapping (the command line fills them in).
+
+use dispel4rs_actors::supervision::RestartPolicy;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a run is carried out, whatever the mapping.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// `-n`: slots for the plan (arbiters, processes, ranks).
+    pub processes: usize,
+    /// Data units per batch on every hop.
+    pub batch_size: usize,
+    /// A root's partial batch is sent on when it is this old at the end of a call, so slow
+    /// streams keep a low latency.
+    pub flush_interval: Duration,
+    /// When a failed instance is restarted, and when it is given up.
+    pub restart: RestartPolicy,
+    /// How many times a failed data unit is retried (on a restarted instance) before it is
+    /// dead-lettered.
+    pub max_retries: u32,
+    /// Exit with status 0 even when data units were dead-lettered.
+    pub allow_dead_letters: bool,
+    /// Write every dead letter to this file as JSON Lines.
+    pub dead_letter_file: Option<PathBuf>,
+    /// Dead letters kept in memory for the report (the count is always exact).
+    pub dead_letters_kept: usize,
+    /// Batches a mailbox holds before its senders wait (backpressure).
+    pub mailbox_batches: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            processes: 1,
+            batch_size: 1024,
+            flush_interval: Duration::from_millis(2),
+            restart: RestartPolicy::default(),
+            max_retries: 1,
+            allow_dead_letters: false,
+            dead_letter_file: None,
+            dead_letters_kept: 100,
+            mailbox_batches: 8,
+        }
+    }
+}

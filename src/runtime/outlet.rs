@@ -1,0 +1,135 @@
+//! The outlet of one instance: for each output port, the routes its batches take (fan-out
+//! to every connection, each spread by the destination's grouping) or the collector.
+//!
+//! Batches stay batches: a batch bound for a single instance is passed on whole; a batch
+//! spread over several instances is split into one batch per instance (scratch buffers are
+//! reused); fan-out clones the batch for every route but the last, which gets the original.
+
+use crate::grouping::{GroupingRouter, MissingField, Pick};
+use crate::pe::Abort;
+use crate::plan::{CollectName, Plan};
+use crate::value::Value;
+
+/// Where an outlet sends what it routes: implemented by each mapping.
+pub trait Deliver {
+    /// Hands `units` (non-empty) to input `port` of the instance with global id `to`.
+    /// Must leave `units` empty.
+    fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort>;
+
+    /// Hands units written on an unconnected output to the collector. Must leave `units` empty.
+    fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort>;
+
+    /// A unit that could not be routed (a group-by field is missing).
+    fn unroutable(&mut self, unit: Value, to_pe: usize, port: usize, error: MissingField);
+}
+
+struct RouteState {
+    router: GroupingRouter,
+    to_pe: usize,
+    port: usize,
+    first: usize,
+    splits: Vec<Vec<Value>>,
+}
+
+struct PortOut {
+    routes: Vec<RouteState>,
+    collect: Option<CollectName>,
+    scratch: Vec<Value>,
+}
+
+/// The routing state of one sending instance. See the [module documentation](self).
+pub struct Outlet {
+    ports: Vec<PortOut>,
+}
+
+impl Outlet {
+    /// The outlet of instance `index` of plan PE `pe`.
+    pub fn new(plan: &Plan, pe: usize, index: usize) -> Self {
+        let planned = &plan.pes()[pe];
+        let ports = planned
+            .routes
+            .iter()
+            .zip(&planned.collect)
+            .map(|(routes, collect)| PortOut {
+                routes: routes
+                    .iter()
+                    .map(|r| RouteState {
+                        router: GroupingRouter::new(&r.grouping, r.instances.len(), index),
+                        to_pe: r.to,
+                        port: r.port,
+                        first: r.instances.start,
+                        splits: Vec::new(),
+                    })
+                    .collect(),
+                collect: collect.clone(),
+                scratch: Vec::new(),
+            })
+            .collect();
+        Outlet { ports }
+    }
+
+    /// Routes a batch written on output `port`; leaves `batch` empty.
+    pub fn dispatch(
+        &mut self,
+        port: usize,
+        batch: &mut Vec<Value>,
+        to: &mut dyn Deliver,
+    ) -> Result<(), Abort> {
+        let Some(out) = self.ports.get_mut(port) else {
+            batch.clear();
+            return Ok(());
+        };
+        if out.routes.is_empty() {
+            return match &out.collect {
+                Some(name) => to.collect(name, batch),
+                None => {
+                    batch.clear();
+                    Ok(())
+                }
+            };
+        }
+        let last = out.routes.len() - 1;
+        for (i, route) in out.routes.iter_mut().enumerate() {
+            if i < last {
+                out.scratch.clear();
+                out.scratch.extend(batch.iter().cloned());
+                route_batch(route, &mut out.scratch, to)?;
+            } else {
+                route_batch(route, batch, to)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn route_batch(route: &mut RouteState, units: &mut Vec<Value>, to: &mut dyn Deliver) -> Result<(), Abort> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    if route.router.is_fixed() && units.iter().all(|u| route.router.check(u).is_ok()) {
+        let target = route.router.fixed_target();
+        return to.deliver(route.first + target, route.port, units);
+    }
+    let n = route.router.targets();
+    if route.splits.len() != n {
+        route.splits = (0..n).map(|_| Vec::new()).collect();
+    }
+    for unit in units.drain(..) {
+        match route.router.pick(&unit) {
+            Ok(Pick::One(t)) => route.splits[t].push(unit),
+            Ok(Pick::All) => {
+                for split in &mut route.splits[..n - 1] {
+                    split.push(unit.clone());
+                }
+                route.splits[n - 1].push(unit);
+            }
+            Err(e) => to.unroutable(unit, route.to_pe, route.port, e),
+        }
+    }
+    for (t, split) in route.splits.iter_mut().enumerate() {
+        if !split.is_empty() {
+            to.deliver(route.first + t, route.port, split)?;
+        }
+    }
+    Ok(())
+}

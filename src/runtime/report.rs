@@ -1,0 +1,273 @@
+//! The run report: per-instance counts and timings, restarts, dead letters, peak memory.
+//! Printed as a table at the end of a run, and available as JSON (`--report FILE`).
+
+use crate::value::Value;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A data unit that could not be processed, with why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    /// The PE.
+    pub pe: Arc<str>,
+    /// The instance index.
+    pub instance: usize,
+    /// The input port it arrived on (for roots: the root call's port).
+    pub port: Arc<str>,
+    /// The unit itself.
+    pub unit: Value,
+    /// The last error.
+    pub error: String,
+    /// Attempts made (0 when the instance had already been given up).
+    pub attempts: u32,
+}
+
+impl DeadLetter {
+    /// The dead letter as a JSON object `{"pe", "instance", "port", "unit", "error", "attempts"}`.
+    pub fn to_value(&self) -> Value {
+        Value::map([
+            ("pe", Value::from(&*self.pe)),
+            ("instance", Value::from(self.instance)),
+            ("port", Value::from(&*self.port)),
+            ("unit", self.unit.clone()),
+            ("error", Value::from(self.error.as_str())),
+            ("attempts", Value::from(self.attempts)),
+        ])
+    }
+}
+
+/// Where dead letters go: an exact count, the first few kept for the report, and optionally
+/// every one written to a JSON Lines file. Shared by all instances of a process.
+#[derive(Debug)]
+pub struct DeadLetters {
+    total: AtomicU64,
+    keep: usize,
+    kept: Mutex<Vec<DeadLetter>>,
+    file: Option<Mutex<BufWriter<File>>>,
+}
+
+impl DeadLetters {
+    /// Keeps up to `keep` in memory; writes all to `file` if given.
+    pub fn new(keep: usize, file: Option<&Path>) -> std::io::Result<Self> {
+        let file = match file {
+            Some(p) => Some(Mutex::new(BufWriter::new(File::create(p)?))),
+            None => None,
+        };
+        Ok(DeadLetters { total: AtomicU64::new(0), keep, kept: Mutex::new(Vec::new()), file })
+    }
+
+    /// Records one dead letter (and logs it).
+    pub fn record(&self, letter: DeadLetter) {
+        tracing::error!(
+            pe = %letter.pe, instance = letter.instance, port = %letter.port,
+            "dead letter after {} attempt(s): {} (unit: {})", letter.attempts, letter.error, letter.unit
+        );
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = &self.file {
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(f, "{}", letter.to_value().to_json());
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < self.keep {
+            kept.push(letter);
+        }
+    }
+
+    /// Adds letters counted elsewhere (another process), keeping those given.
+    pub fn merge(&self, total: u64, letters: Vec<DeadLetter>) {
+        self.total.fetch_add(total, Ordering::Relaxed);
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        for l in letters {
+            if kept.len() < self.keep {
+                kept.push(l);
+            }
+        }
+    }
+
+    /// How many were recorded.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// The letters kept in memory.
+    pub fn kept(&self) -> Vec<DeadLetter> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Flushes the file, if any.
+    pub fn flush(&self) -> std::io::Result<()> {
+        match &self.file {
+            Some(f) => f.lock().unwrap_or_else(|p| p.into_inner()).flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Counters of one instance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceStats {
+    /// Data units delivered to it (root calls included).
+    pub units_in: u64,
+    /// Data units it wrote.
+    pub units_out: u64,
+    /// Time spent in its own PE code (excluding downstream work under `simple`).
+    pub busy: Duration,
+    /// Restarts from its factory.
+    pub restarts: u64,
+    /// Failed attempts (errors and panics).
+    pub failures: u64,
+    /// Units it dead-lettered.
+    pub dead_letters: u64,
+    /// Why it was given up, if it was.
+    pub gave_up: Option<String>,
+    /// The error of `postprocess`, if it failed.
+    pub postprocess_error: Option<String>,
+}
+
+/// One instance's line in the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceReport {
+    /// PE name.
+    pub pe: Arc<str>,
+    /// Instance index.
+    pub index: usize,
+    /// Slot it ran on.
+    pub slot: usize,
+    /// Its counters.
+    pub stats: InstanceStats,
+}
+
+/// What happened in a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    /// The mapping's name.
+    pub mapping: String,
+    /// The graph's name.
+    pub graph: String,
+    /// `-n`.
+    pub processes: usize,
+    /// Wall time from start to end.
+    pub elapsed: Duration,
+    /// Time from the last data unit processed to the end of the run.
+    pub tail: Option<Duration>,
+    /// Per instance, in plan order.
+    pub instances: Vec<InstanceReport>,
+    /// Exact number of dead letters.
+    pub dead_letters_total: u64,
+    /// The first dead letters.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Data units collected from unconnected outputs.
+    pub outputs: u64,
+    /// Peak resident memory of this process (and its workers, where known), in bytes.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl RunReport {
+    /// Total restarts.
+    pub fn restarts(&self) -> u64 {
+        self.instances.iter().map(|i| i.stats.restarts).sum()
+    }
+
+    /// True if anything went wrong that the exit status must show: dead letters, an instance
+    /// given up, or a failed `postprocess`.
+    pub fn has_failures(&self) -> bool {
+        self.dead_letters_total > 0
+            || self.instances.iter().any(|i| i.stats.gave_up.is_some() || i.stats.postprocess_error.is_some())
+    }
+
+    /// The report as a terminal table.
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "run of '{}' with mapping {} (-n {}): {:.3} s{}{}",
+            self.graph,
+            self.mapping,
+            self.processes,
+            self.elapsed.as_secs_f64(),
+            self.tail.map(|t| format!(", tail {:.1} ms", t.as_secs_f64() * 1e3)).unwrap_or_default(),
+            self.peak_rss_bytes.map(|b| format!(", peak RSS {:.1} MB", b as f64 / 1e6)).unwrap_or_default(),
+        );
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>4} {:>12} {:>12} {:>10} {:>8} {:>8}",
+            "instance", "slot", "in", "out", "busy ms", "restart", "dead"
+        );
+        for i in &self.instances {
+            let _ = writeln!(
+                out,
+                "  {:<28} {:>4} {:>12} {:>12} {:>10.1} {:>8} {:>8}",
+                format!("{}[{}]", i.pe, i.index),
+                i.slot,
+                i.stats.units_in,
+                i.stats.units_out,
+                i.stats.busy.as_secs_f64() * 1e3,
+                i.stats.restarts,
+                i.stats.dead_letters
+            );
+            if let Some(r) = &i.stats.gave_up {
+                let _ = writeln!(out, "    given up: {r}");
+            }
+            if let Some(e) = &i.stats.postprocess_error {
+                let _ = writeln!(out, "    postprocess failed: {e}");
+            }
+        }
+        if self.dead_letters_total > 0 {
+            let _ = writeln!(out, "  {} dead letter(s); first ones:", self.dead_letters_total);
+            for d in self.dead_letters.iter().take(5) {
+                let _ =
+                    writeln!(out, "    {}[{}].{}: {} (unit {})", d.pe, d.instance, d.port, d.error, d.unit);
+            }
+        }
+        out
+    }
+
+    /// The report as JSON.
+    pub fn to_value(&self) -> Value {
+        let instances = self
+            .instances
+            .iter()
+            .map(|i| {
+                Value::map([
+                    ("pe", Value::from(&*i.pe)),
+                    ("index", Value::from(i.index)),
+                    ("slot", Value::from(i.slot)),
+                    ("units_in", Value::Int(i.stats.units_in as i64)),
+                    ("units_out", Value::Int(i.stats.units_out as i64)),
+                    ("busy_s", Value::Float(i.stats.busy.as_secs_f64())),
+                    ("restarts", Value::Int(i.stats.restarts as i64)),
+                    ("failures", Value::Int(i.stats.failures as i64)),
+                    ("dead_letters", Value::Int(i.stats.dead_letters as i64)),
+                    ("gave_up", Value::from(i.stats.gave_up.clone())),
+                    ("postprocess_error", Value::from(i.stats.postprocess_error.clone())),
+                ])
+            })
+            .collect::<Vec<_>>();
+        Value::map([
+            ("mapping", Value::from(self.mapping.as_str())),
+            ("graph", Value::from(self.graph.as_str())),
+            ("processes", Value::from(self.processes)),
+            ("elapsed_s", Value::Float(self.elapsed.as_secs_f64())),
+            ("tail_s", Value::from(self.tail.map(|t| t.as_secs_f64()))),
+            ("outputs", Value::Int(self.outputs as i64)),
+            ("peak_rss_bytes", Value::from(self.peak_rss_bytes.map(|b| b as i64))),
+            ("restarts", Value::Int(self.restarts() as i64)),
+            ("dead_letters_total", Value::Int(self.dead_letters_total as i64)),
+            ("dead_letters", Value::List(self.dead_letters.iter().map(DeadLetter::to_value).collect())),
+            ("instances", Value::List(instances)),
+        ])
+    }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
