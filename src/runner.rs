@@ -12,7 +12,7 @@
 //! ```
 
 use crate::graph::WorkflowGraph;
-use crate::mapping::{simple, Mapping, RunError};
+use crate::mapping::{multi, simple, Mapping, RunError};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::inputs::RootInputs;
@@ -124,6 +124,7 @@ impl<'g> Runner<'g> {
         if let Err(reason) = self.mapping.availability() {
             return Err(RunError::Unavailable { mapping: self.mapping, reason });
         }
+        dispel4rs_actors::supervision::quiet_supervised_panics();
         let plan = self.plan()?;
         let inputs = match &self.inputs {
             InputSpec::Iterations(n) => RootInputs::iterations(&plan, *n),
@@ -143,6 +144,7 @@ impl<'g> Runner<'g> {
         );
         let result = match self.mapping {
             Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
+            Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
             other => return Err(RunError::Unavailable { mapping: other, reason: "not built yet" }),
         };
         dead.flush().map_err(|e| RunError::io("cannot write the dead-letter file", e))?;

@@ -1,16 +1,24 @@
 //! # dispel4rs-actors
 //!
 //! Supervised actors, bounded credit-controlled mailboxes and routers on actix + tokio.
-//! This crate knows nothing of workflows or processing elements: it moves batches of `T`
-//! between actors, keeps memory bounded, and restarts what fails.
+//! This crate knows nothing of workflows or processing elements: it moves batches between
+//! actors, keeps memory bounded, and restarts what fails.
 //!
 //! ## Crate map
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`credits`] | flow control: a receiver's credits, taken per batch, returned when processed |
+//! | [`mailbox`] | an actor's address plus its credits; [`mailbox::Envelope`] carries a batch and its credit |
+//! | [`outbox`] | a sender's batches waiting for credit, flushed in order |
 //! | [`router`] | round-robin, hash, broadcast and single routing decisions |
+//! | [`routing_actor`] | a router as a separate actor stage |
 //! | [`supervision`] | catching panics, restart policy with window and exponential back-off |
 #![warn(missing_docs)]
 
+pub mod credits;
+pub mod mailbox;
+pub mod outbox;
 pub mod router;
+pub mod routing_actor;
 pub mod supervision;

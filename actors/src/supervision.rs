@@ -156,10 +156,40 @@ impl fmt::Display for Panicked {
 
 impl std::error::Error for Panicked {}
 
+thread_local! {
+    static SUPERVISED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Runs `f`, turning a panic into an error. The caller must treat any state `f` touched as
 /// suspect (a supervised actor discards it and re-creates the worker from its factory).
+#[inline(always)]
 pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
+    let outer = SUPERVISED.with(|s| s.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f)).map_err(Panicked::from_payload);
+    SUPERVISED.with(|s| s.set(outer));
+    result
+}
+
+/// As [`catch_panic`], for calls nested inside one (the hot path of a batch: the outer call
+/// already marks the thread as supervised, so this skips that bookkeeping).
+#[inline(always)]
+pub fn catch_panic_nested<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
     catch_unwind(AssertUnwindSafe(f)).map_err(Panicked::from_payload)
+}
+
+/// Installs (once per process) a panic hook that keeps panics caught by [`catch_panic`] off
+/// stderr — the supervisor reports them, with the failed unit — and passes every other
+/// panic to the hook that was installed before.
+pub fn quiet_supervised_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !SUPERVISED.with(|s| s.get()) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 #[cfg(test)]

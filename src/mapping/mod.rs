@@ -1,6 +1,7 @@
 //! Mappings: the ways a plan is enacted. One mapping per file; [`Mapping`] names them all,
 //! including those not built yet (they say so plainly instead of falling back).
 
+pub(crate) mod multi;
 pub(crate) mod simple;
 
 use crate::pe::Abort;
@@ -85,8 +86,8 @@ impl Mapping {
     /// `Ok` if this build can run the mapping, or why not.
     pub fn availability(self) -> Result<(), &'static str> {
         match self {
-            Mapping::Simple => Ok(()),
-            Mapping::Multi | Mapping::ZmqMulti | Mapping::Mpi => Err("not built yet"),
+            Mapping::Simple | Mapping::Multi => Ok(()),
+            Mapping::ZmqMulti | Mapping::Mpi => Err("not built yet"),
             Mapping::DynMulti
             | Mapping::DynAutoMulti
             | Mapping::DynRedis

@@ -12,7 +12,7 @@
 
 use super::{Output, PeError};
 use crate::value::Value;
-use dispel4rs_actors::supervision::{catch_panic, Panicked};
+use dispel4rs_actors::supervision::{catch_panic_nested, Panicked};
 
 /// Why a unit failed.
 #[derive(Debug)]
@@ -121,7 +121,7 @@ impl<'a> Batch<'a> {
         f: impl FnOnce(Value, &mut Output<'_>) -> Result<(), PeError>,
     ) {
         out.mark();
-        let cause = match catch_panic(|| f(unit, out)) {
+        let cause = match catch_panic_nested(|| f(unit, out)) {
             Ok(Ok(())) if !out.aborted() => {
                 self.succeeded += 1;
                 if self.kept.is_some() {
@@ -165,7 +165,7 @@ impl<'a> Batch<'a> {
             let i = self.next;
             out.mark();
             let unit = &self.units[i];
-            let cause = match catch_panic(|| f(unit, out)) {
+            let cause = match catch_panic_nested(|| f(unit, out)) {
                 Ok(Ok(())) if !out.aborted() => {
                     self.next = i + 1;
                     self.succeeded += 1;
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn a_panic_escaping_the_batch_leaves_only_unhandled_units() {
         let mut units = vec![Value::from("a"), Value::from("b"), Value::from("c")];
-        let result = catch_panic(|| {
+        let result = catch_panic_nested(|| {
             let mut batch = Batch::new(&mut units, true);
             let first = batch.next();
             drop(first);
