@@ -111,22 +111,10 @@ pub enum GraphError {
         /// The ports it does have, comma separated.
         available: String,
     },
-    /// Declared port types that differ.
-    #[error("type mismatch: '{from}.{from_port}' writes {from_type} but '{to}.{to_port}' reads {to_type}")]
-    TypeMismatch {
-        /// Source PE.
-        from: String,
-        /// Source port.
-        from_port: String,
-        /// Its declared type.
-        from_type: String,
-        /// Destination PE.
-        to: String,
-        /// Destination port.
-        to_port: String,
-        /// Its declared type.
-        to_type: String,
-    },
+    /// Declared port types that differ (boxed: it keeps `GraphError`, and every
+    /// `Result<_, GraphError>`, small).
+    #[error("{0}")]
+    TypeMismatch(Box<TypeMismatch>),
     /// The same output connected to the same input twice.
     #[error("'{from}.{from_port}' is already connected to '{to}.{to_port}'")]
     DuplicateConnection {
@@ -155,6 +143,24 @@ pub enum GraphError {
     /// A graph with no PEs.
     #[error("graph '{0}' has no PEs")]
     Empty(String),
+}
+
+/// Two connected ports whose declared types differ (see [`GraphError::TypeMismatch`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("type mismatch: '{from}.{from_port}' writes {from_type} but '{to}.{to_port}' reads {to_type}")]
+pub struct TypeMismatch {
+    /// Source PE.
+    pub from: String,
+    /// Source port.
+    pub from_port: String,
+    /// Its declared type.
+    pub from_type: String,
+    /// Destination PE.
+    pub to: String,
+    /// Destination port.
+    pub to_port: String,
+    /// Its declared type.
+    pub to_type: String,
 }
 
 /// A connection between two PEs, at PE level (composites resolved).
@@ -275,8 +281,22 @@ impl WorkflowGraph {
     }
 
     /// Adds a composite PE: its inner PEs join this graph as `name/inner`, and the returned
-    /// id stands for the composite's mapped ports in [`Self::connect`].
+    /// id stands for the composite's mapped ports in [`Self::connect`]. On error the graph
+    /// is left as it was.
     pub fn add_composite(&mut self, composite: Composite) -> Result<PeId, GraphError> {
+        let (nodes, connections) = (self.nodes.len(), self.connections.len());
+        let result = self.flatten_composite(composite);
+        if result.is_err() {
+            // No half-added composite: its inner PEs would otherwise run as roots.
+            for node in self.nodes.drain(nodes..) {
+                self.by_name.remove(&node.name);
+            }
+            self.connections.truncate(connections);
+        }
+        result
+    }
+
+    fn flatten_composite(&mut self, composite: Composite) -> Result<PeId, GraphError> {
         let (name, inner, inputs, outputs) = composite.into_parts();
         let mut remap: HashMap<PeId, PeId> = HashMap::new();
         let mut added = Vec::new();
@@ -322,8 +342,11 @@ impl WorkflowGraph {
         for (port, targets) in inputs {
             let mut resolved = Vec::new();
             for (id, inner_port) in targets {
-                for (pe, p) in self.resolve_inputs(fix(id)?, &inner_port)? {
-                    resolved.push((pe, p));
+                for target in self.resolve_inputs(fix(id)?, &inner_port)? {
+                    // A port mapped twice to one inner input must not deliver twice.
+                    if !resolved.contains(&target) {
+                        resolved.push(target);
+                    }
                 }
             }
             in_map.push((port, resolved));
@@ -426,14 +449,14 @@ impl WorkflowGraph {
         let in_type = self.spec(dst).and_then(|s| s.input_spec(dst_port)).and_then(|i| i.type_name.clone());
         if let (Some(a), Some(b)) = (&out_type, &in_type) {
             if a != b {
-                return Err(GraphError::TypeMismatch {
+                return Err(GraphError::TypeMismatch(Box::new(TypeMismatch {
                     from: from_name,
                     from_port: src_port.to_owned(),
                     from_type: a.clone(),
                     to: to_name,
                     to_port: dst_port.to_owned(),
                     to_type: b.clone(),
-                });
+                })));
             }
         }
         if self

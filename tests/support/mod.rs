@@ -1,0 +1,451 @@
+//! Helpers shared by the integration tests that run workflow binaries (the examples) the
+//! way a user does, and by the per-mapping test files (`simple`, and later `multi`,
+//! `zmq_multi`, `mpi`).
+//!
+//! * [`example`] finds a built example binary next to the test binary
+//!   (`target/<profile>/examples/<name>`) and builds it with `cargo build --example` when it
+//!   is missing or older than one of its sources (as listed in the dep-info file cargo
+//!   writes next to it), so `cargo test --test <file>` alone never runs a stale example.
+//!   Each example is checked once per process and builds run one at a time; a build is
+//!   announced on stderr.
+//! * [`run`] / [`run_with_timeout`] run it with arguments, killing it on time-out and
+//!   failing the test with its stderr.
+//! * [`run_collect`] runs it with `-o FILE` into a temporary directory and reads the JSON
+//!   Lines back into a sorted multiset of [`Record`]s; [`assert_multiset_eq`] compares two
+//!   multisets with a readable diff.
+//! * [`plan_counts`] reads the instance counts from `--plan`; [`run_report`] runs with
+//!   `--report FILE` and returns the JSON report.
+//!
+//! Include it with `mod support;` from a test file.
+
+// Every test file uses only some of these helpers.
+#![allow(dead_code)]
+
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The time-out of [`run`]: generous, since a run that hangs is what it is there to catch.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One collected data unit: `(pe, port, data as canonical JSON)`.
+pub type Record = (String, String, String);
+
+/// Where cargo put the test binary: the profile directory (`target/debug`, ...).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    // target/<profile>/deps/<test>-<hash>
+    let deps = exe.parent().expect("the test binary lives in a directory");
+    deps.parent().expect("the deps directory lives in a profile directory").to_path_buf()
+}
+
+/// The directory of the package's sources (to build examples and find fixtures).
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture file of the package, e.g. `examples/data/sample.txt`.
+pub fn fixture(relative: &str) -> PathBuf {
+    manifest_dir().join(relative)
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The sources a built binary depends on, from the dep-info file cargo writes next to it
+/// (`<name>.d`: `binary: source source ...`, spaces in paths escaped as `\ `).
+fn dep_info_sources(binary: &Path) -> Option<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(binary.with_extension("d")).ok()?;
+    let line = text.lines().next()?;
+    // The target ends at the first unescaped ": ".
+    let mut rest = None;
+    let bytes = line.as_bytes();
+    for i in 0..bytes.len().saturating_sub(1) {
+        if bytes[i] == b':' && bytes[i + 1] == b' ' && (i == 0 || bytes[i - 1] != b'\\') {
+            rest = Some(&line[i + 2..]);
+            break;
+        }
+    }
+    let mut sources = Vec::new();
+    let mut current = String::new();
+    let mut chars = rest?.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                current.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !current.is_empty() {
+                    sources.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        sources.push(PathBuf::from(current));
+    }
+    Some(sources)
+}
+
+/// True if a source of `binary` changed after it was built: the sources listed in its
+/// dep-info file, or, without one, every Rust file of the package.
+fn is_stale(binary: &Path, built: SystemTime) -> bool {
+    let newer = |p: &Path| modified(p).is_none_or(|m| m > built);
+    if let Some(sources) = dep_info_sources(binary) {
+        return sources.iter().any(|s| newer(s));
+    }
+    fn walk(dir: &Path, newer: &dyn Fn(&Path) -> bool) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else { return false };
+        entries.flatten().any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, newer)
+            } else {
+                path.extension() == Some(OsStr::new("rs")) && newer(&path)
+            }
+        })
+    }
+    let root = manifest_dir();
+    ["src", "examples", "actors/src", "transports/src"].iter().any(|dir| walk(&root.join(dir), &newer))
+}
+
+/// Builds example `name` for the profile (and target triple) the tests were built with.
+fn build_example(name: &str, profile_dir: &Path, why: &str) {
+    eprintln!("support: example binary '{name}' is {why}; building it with `cargo build --example {name}`");
+    let profile = match profile_dir.file_name().and_then(OsStr::to_str) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--example")
+        .arg(name)
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--manifest-path")
+        .arg(manifest_dir().join("Cargo.toml"));
+    // target/<profile> or target/<triple>/<profile>: CACHEDIR.TAG marks the target root.
+    if let Some(parent) = profile_dir.parent() {
+        if parent.join("CACHEDIR.TAG").exists() {
+            cmd.arg("--target-dir").arg(parent);
+        } else if let (Some(root), Some(triple)) = (parent.parent(), parent.file_name()) {
+            if root.join("CACHEDIR.TAG").exists() {
+                cmd.arg("--target-dir").arg(root).arg("--target").arg(triple);
+            }
+        }
+    }
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build example '{name}': {e}"));
+    assert!(status.success(), "`cargo build --example {name}` failed ({status})");
+}
+
+/// The path of the built example `name`, building it first if it is missing or older than
+/// the sources. Each name is checked once per process; builds run one at a time.
+pub fn example(name: &str) -> PathBuf {
+    static CHECKED: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let checked = CHECKED.get_or_init(|| Mutex::new(HashMap::new()));
+    // Holding the lock while building keeps to one cargo build at a time.
+    let mut checked = checked.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(path) = checked.get(name) {
+        return path.clone();
+    }
+    let dir = profile_dir();
+    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    match modified(&path) {
+        None => build_example(name, &dir, "missing"),
+        Some(built) if is_stale(&path, built) => build_example(name, &dir, "older than the sources"),
+        Some(_) => {}
+    }
+    assert!(path.exists(), "example binary {} not found after building it", path.display());
+    checked.insert(name.to_owned(), path.clone());
+    path
+}
+
+/// What a finished run left behind.
+#[derive(Debug)]
+pub struct Output {
+    /// The command line, for messages.
+    pub command: String,
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+impl Output {
+    /// The exit code (`None` if killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Fails the test unless the run exited with `code`; also fails it on any panic.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        self.assert_no_panic();
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "`{}` exited with {} instead of {code}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.command,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Fails the test unless the run succeeded.
+    pub fn assert_success(&self) -> &Self {
+        self.assert_code(0)
+    }
+
+    /// Fails the test if the program panicked.
+    pub fn assert_no_panic(&self) -> &Self {
+        assert!(!self.stderr.contains("panicked"), "`{}` panicked:\n{}", self.command, self.stderr);
+        self
+    }
+
+    /// Fails the test unless stderr contains every one of `needles`.
+    pub fn assert_stderr_contains(&self, needles: &[&str]) -> &Self {
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "stderr of `{}` does not contain {needle:?}:\n{}",
+                self.command,
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Runs example `name` with `args`; kills it and fails the test if it takes longer than
+/// `timeout`.
+pub fn run_with_timeout<S: AsRef<OsStr>>(name: &str, args: &[S], timeout: Duration) -> Output {
+    let path = example(name);
+    let command = std::iter::once(name.to_owned())
+        .chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new(&path)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+    let stdout = drain(child.stdout.take().expect("stdout is piped"));
+    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = stderr.join().unwrap_or_default();
+                panic!("`{command}` did not finish within {timeout:?}; killed it. stderr:\n{err}");
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("cannot wait for `{command}`: {e}"),
+        }
+    };
+    Output {
+        command,
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Runs example `name` with `args` under [`DEFAULT_TIMEOUT`].
+pub fn run<S: AsRef<OsStr>>(name: &str, args: &[S]) -> Output {
+    run_with_timeout(name, args, DEFAULT_TIMEOUT)
+}
+
+/// Canonical JSON text: object keys sorted, no spaces; integers and floats keep their
+/// form (`5` and `5.0` differ).
+pub fn canonical_json(v: &Json) -> String {
+    fn write(v: &Json, out: &mut String) {
+        match v {
+            Json::Object(map) => {
+                let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Json::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// A record for `pe.port` with `data`.
+pub fn record(pe: &str, port: &str, data: Json) -> Record {
+    (pe.to_owned(), port.to_owned(), canonical_json(&data))
+}
+
+/// Sorts records into the multiset representation.
+pub fn multiset(mut records: Vec<Record>) -> Vec<Record> {
+    records.sort();
+    records
+}
+
+/// Reads a `-o FILE` JSON Lines file (`{"pe", "port", "data"}` per line) into a sorted
+/// multiset; fails the test on a malformed line.
+pub fn read_jsonl(path: &Path) -> Vec<Record> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut records = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: Json = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{} line {}: not JSON ({e}): {line}", path.display(), n + 1));
+        let obj = v.as_object().unwrap_or_else(|| panic!("line {}: not an object: {line}", n + 1));
+        assert_eq!(obj.len(), 3, "line {}: expected exactly pe, port, data: {line}", n + 1);
+        let field = |k: &str| {
+            obj.get(k)
+                .and_then(Json::as_str)
+                .unwrap_or_else(|| panic!("line {}: no string '{k}': {line}", n + 1))
+                .to_owned()
+        };
+        let data = obj.get("data").unwrap_or_else(|| panic!("line {}: no 'data': {line}", n + 1));
+        records.push((field("pe"), field("port"), canonical_json(data)));
+    }
+    multiset(records)
+}
+
+/// Runs example `name` with `args` plus `-o FILE` (in a temporary directory, removed
+/// afterwards), requires success, and returns the collected records as a sorted multiset.
+pub fn run_collect<S: AsRef<OsStr>>(name: &str, args: &[S]) -> Vec<Record> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("out.jsonl");
+    let mut all: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+    all.extend([OsStr::new("-o"), out.as_os_str()]);
+    run(name, &all).assert_success();
+    read_jsonl(&out)
+}
+
+/// Runs example `name` with `args` plus `-o FILE --report FILE -q` (in a temporary
+/// directory, removed afterwards), requires success, and returns the collected records as a
+/// sorted multiset and the JSON run report.
+pub fn run_collect_report<S: AsRef<OsStr>>(name: &str, args: &[S]) -> (Vec<Record>, Json) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let report = dir.path().join("report.json");
+    let out = dir.path().join("out.jsonl");
+    let mut all: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+    all.extend([
+        OsStr::new("--report"),
+        report.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("-q"),
+    ]);
+    run(name, &all).assert_success();
+    let text = std::fs::read_to_string(&report).expect("the run wrote its report");
+    let report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("the report is not JSON ({e}): {text}"));
+    (read_jsonl(&out), report)
+}
+
+/// As [`run_collect_report`], returning only the run report.
+pub fn run_report<S: AsRef<OsStr>>(name: &str, args: &[S]) -> Json {
+    run_collect_report(name, args).1
+}
+
+/// The number of instances per PE in the plan of example `name` under `args` (which should
+/// name the mapping and `-n`), read from `--plan`.
+pub fn plan_counts<S: AsRef<OsStr>>(name: &str, args: &[S]) -> BTreeMap<String, usize> {
+    let mut all: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+    all.push(OsStr::new("--plan"));
+    let out = run(name, &all);
+    out.assert_success();
+    let mut counts = BTreeMap::new();
+    // "  <name>   <k> instance(s)[ (root)] on slot(s) ..."
+    for line in out.stdout.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(pos) = words.iter().position(|w| *w == "instance(s)" || w.starts_with("instance(s)")) {
+            if pos >= 2 {
+                if let Ok(k) = words[pos - 1].parse::<usize>() {
+                    counts.insert(words[..pos - 1].join(" "), k);
+                }
+            }
+        }
+    }
+    assert!(!counts.is_empty(), "no PE found in the plan of `{}`:\n{}", out.command, out.stdout);
+    counts
+}
+
+/// Fails the test unless `actual` and `expected` hold the same records the same number of
+/// times; the message lists what is missing and what is unexpected (with multiplicities).
+pub fn assert_multiset_eq(actual: &[Record], expected: &[Record], context: &str) {
+    let mut balance: BTreeMap<&Record, i64> = BTreeMap::new();
+    for r in expected {
+        *balance.entry(r).or_default() += 1;
+    }
+    for r in actual {
+        *balance.entry(r).or_default() -= 1;
+    }
+    let missing: Vec<(&Record, i64)> =
+        balance.iter().filter(|(_, n)| **n > 0).map(|(r, n)| (*r, *n)).collect();
+    let extra: Vec<(&Record, i64)> =
+        balance.iter().filter(|(_, n)| **n < 0).map(|(r, n)| (*r, -*n)).collect();
+    if missing.is_empty() && extra.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 20;
+    let show = |items: &[(&Record, i64)]| {
+        let mut s = String::new();
+        for ((pe, port, data), n) in items.iter().take(SHOWN) {
+            s.push_str(&format!("    {n} × {pe}.{port} {data}\n"));
+        }
+        if items.len() > SHOWN {
+            s.push_str(&format!("    ... and {} more\n", items.len() - SHOWN));
+        }
+        s
+    };
+    panic!(
+        "{context}: outputs differ ({} expected, {} produced)\n  missing (expected, not produced):\n{}  unexpected (produced, not expected):\n{}",
+        expected.len(),
+        actual.len(),
+        show(&missing),
+        show(&extra)
+    );
+}
