@@ -449,3 +449,81 @@ pub fn assert_multiset_eq(actual: &[Record], expected: &[Record], context: &str)
         show(&extra)
     );
 }
+
+/// The reference examples, with arguments giving each a non-trivial stream; the mapping and
+/// `-n` come first on every command line built from these.
+pub fn example_workloads() -> Vec<(&'static str, Vec<String>)> {
+    let sample = fixture("examples/data/sample.txt");
+    let iter = |n: u64| vec!["-i".to_owned(), n.to_string()];
+    vec![
+        ("pipeline", vec!["-d".into(), r#"{"source": [{"n": 3000}]}"#.into()]),
+        (
+            "wordcount",
+            vec!["-d".into(), format!(r#"{{"read": [{{"path": {:?}}}]}}"#, sample.display().to_string())],
+        ),
+        ("pipeline_test", iter(40)),
+        ("split_merge", iter(40)),
+        ("teecopy", iter(40)),
+        ("producer_tee", iter(40)),
+        ("unconnected_pipeline", iter(40)),
+        ("parallel_pipeline", iter(40)),
+        ("pipeline_composite", iter(40)),
+        ("grouping_onetoall", iter(40)),
+        ("grouping_alltoone", iter(40)),
+        ("word_count", iter(200)),
+        ("aggregates", iter(3)),
+    ]
+}
+
+/// The records with every float rounded to 10 significant digits: reductions that merge
+/// partial results in arrival order (e.g. a mean) may differ in the last bits between
+/// mappings, and nowhere else.
+pub fn round_floats(records: &[Record]) -> Vec<Record> {
+    fn round(v: &mut Json) {
+        match v {
+            Json::Number(n) if n.is_f64() => {
+                if let Some(x) = n.as_f64() {
+                    let rounded: f64 = format!("{x:.9e}").parse().unwrap_or(x);
+                    if let Some(r) = serde_json::Number::from_f64(rounded) {
+                        *n = r;
+                    }
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(round),
+            Json::Object(map) => map.values_mut().for_each(round),
+            _ => {}
+        }
+    }
+    multiset(
+        records
+            .iter()
+            .map(|(pe, port, data)| {
+                let mut v: Json = serde_json::from_str(data).unwrap_or(Json::Null);
+                round(&mut v);
+                (pe.clone(), port.clone(), canonical_json(&v))
+            })
+            .collect(),
+    )
+}
+
+/// Runs every reference workload under `mapping` (through `launch`, which gets the full
+/// argument list after the mapping name and returns the collected records) for each `-n`,
+/// and checks the multiset of outputs equals `simple`'s with the same `-n`.
+pub fn assert_same_as_simple(
+    mapping: &str,
+    processes: &[usize],
+    mut launch: impl FnMut(&str, &[String]) -> Vec<Record>,
+) {
+    for (example, extra) in example_workloads() {
+        for n in processes {
+            let mut args = vec!["-n".to_owned(), n.to_string()];
+            args.extend(extra.iter().cloned());
+            let mut simple_args = vec!["simple".to_owned()];
+            simple_args.extend(args.iter().cloned());
+            let want = round_floats(&run_collect(example, &simple_args));
+            assert!(!want.is_empty(), "{example}: simple collected nothing");
+            let got = round_floats(&launch(example, &args));
+            assert_multiset_eq(&got, &want, &format!("{example} under {mapping} -n {n} vs simple -n {n}"));
+        }
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what dispel4rs needs on Debian (12+) or Ubuntu, idempotently: the system
+# libraries of the ZMQ and MPI transports, libclang for the MPI bindings, Redis for the
+# Redis mappings' tests. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: system packages present"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: no Rust toolchain found. Install one (rustc >= 1.85), e.g. https://rustup.rs, then run again." >&2
+    exit 1
+  fi
+fi
+echo "setup: $(cargo --version)"
