@@ -22,7 +22,8 @@
 //! [`BridgeConfig::shutdown_timeout`], receiving meanwhile so that two peers flushing to each
 //! other cannot deadlock), closes the transport, drops it **on its thread** (for MPI: finalize),
 //! and joins the thread. A fatal transport error is delivered on the incoming channel, after
-//! which sends fail with [`TransportError::Closed`] and `shutdown` returns the error.
+//! which sends fail with [`TransportError::Closed`], [`Bridge::call`] still works (to inspect
+//! the transport or `abort` an MPI job), and `shutdown` drops the transport and returns the error.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -358,11 +359,11 @@ impl<T: Transport> Worker<T> {
             match self.step(t) {
                 Ok((Step::Shutdown, _)) => return self.shutdown(t),
                 Ok((Step::Continue, true)) => backoff.reset(),
-                Ok((Step::Continue, false)) => {
-                    if let Step::Shutdown = self.idle_wait(t, backoff.next_wait()) {
-                        return self.shutdown(t);
-                    }
-                }
+                Ok((Step::Continue, false)) => match self.idle_wait(t, backoff.next_wait()) {
+                    Ok(Step::Continue) => {}
+                    Ok(Step::Shutdown) => return self.shutdown(t),
+                    Err(fatal) => return self.die(t, fatal),
+                },
                 Err(fatal) => return self.die(t, fatal),
             }
         }
@@ -382,18 +383,21 @@ impl<T: Transport> Worker<T> {
             }
         }
         busy |= self.deliver_backlog();
+        let pending_before = t.pending_sends();
+        let mut accepted = 0;
         for _ in 0..BATCH {
             if t.pending_sends() >= self.config.max_pending_sends {
                 break;
             }
             match self.out_rx.try_recv() {
                 Ok((to, frame)) => {
-                    busy = true;
+                    accepted += 1;
                     self.send_one(t, to, frame)?;
                 }
                 Err(_) => break,
             }
         }
+        busy |= accepted > 0;
         if self.backlog.is_empty() {
             for _ in 0..BATCH {
                 match t.poll(Duration::ZERO) {
@@ -416,6 +420,8 @@ impl<T: Transport> Worker<T> {
         } else if let Err(e) = t.progress() {
             self.report(e)?;
         }
+        // Queued frames that left during this round count as work: keep going without a nap.
+        busy |= t.pending_sends() < pending_before + accepted;
         Ok((Step::Continue, busy))
     }
 
@@ -459,45 +465,50 @@ impl<T: Transport> Worker<T> {
     }
 
     /// Sleeps until a command arrives or `wait` passes, handling that command.
-    fn idle_wait(&mut self, t: &mut T, wait: Duration) -> Step {
+    fn idle_wait(&mut self, t: &mut T, wait: Duration) -> Result<Step, TransportError> {
         let accept_sends = t.pending_sends() < self.config.max_pending_sends;
+        if !accept_sends && self.backlog.is_empty() {
+            // Only the network can unblock us now: let the transport wait for it (it returns as
+            // soon as there is traffic or room to send). Controls are seen after `wait` at most.
+            match t.poll(wait) {
+                Ok(Some(item)) => {
+                    self.backlog.push_back(Ok(item));
+                    self.deliver_backlog();
+                }
+                Ok(None) => {}
+                Err(e) => self.report(e)?,
+            }
+            return Ok(Step::Continue);
+        }
         let mut sel = Select::new();
         let ctl = sel.recv(&self.ctl_rx);
         let out = if accept_sends { Some(sel.recv(&self.out_rx)) } else { None };
         let Ok(oper) = sel.select_timeout(wait) else {
-            return Step::Continue;
+            return Ok(Step::Continue);
         };
         let index = oper.index();
         if index == ctl {
             match oper.recv(&self.ctl_rx) {
                 Ok(Control::Call(f)) => {
                     f(t);
-                    Step::Continue
+                    Ok(Step::Continue)
                 }
-                Ok(Control::Shutdown) | Err(_) => Step::Shutdown,
+                Ok(Control::Shutdown) | Err(_) => Ok(Step::Shutdown),
             }
         } else if Some(index) == out {
             match oper.recv(&self.out_rx) {
                 Ok((to, frame)) => {
-                    if let Err(e) = t.send_owned(to, frame) {
-                        // Errors of a single send are never fatal (see `is_fatal`), but be safe.
-                        let fatal = e.is_fatal();
-                        self.backlog.push_back(Err(e));
-                        self.deliver_backlog();
-                        if fatal {
-                            return Step::Shutdown;
-                        }
-                    }
-                    Step::Continue
+                    self.send_one(t, to, frame)?;
+                    Ok(Step::Continue)
                 }
                 // All senders dropped: nothing more will be sent, but keep receiving.
                 Err(_) => {
                     std::thread::sleep(wait);
-                    Step::Continue
+                    Ok(Step::Continue)
                 }
             }
         } else {
-            Step::Continue
+            Ok(Step::Continue)
         }
     }
 
@@ -545,28 +556,31 @@ impl<T: Transport> Worker<T> {
         result.and(closed)
     }
 
-    /// A fatal error: stop taking sends, make sure the consumer can see the error, stop.
+    /// A fatal error: stop moving frames, make sure the consumer can see the error, and keep
+    /// serving [`Bridge::call`] (e.g. to `abort` an MPI job) until told to shut down. The
+    /// transport is only dropped then, so a broken MPI transport is not finalised behind the
+    /// user's back.
     fn die(&mut self, t: &mut T, fatal: TransportError) -> Result<(), TransportError> {
         // Senders now get `Closed` instead of blocking on a channel nobody drains.
         let (_, dead_rx) = bounded(0);
         drop(std::mem::replace(&mut self.out_rx, dead_rx));
         let _ = t.close();
-        // Deliver the backlog (it ends with the fatal error) unless told to shut down first.
-        while let Some(item) = self.backlog.pop_front() {
+        loop {
             let mut sel = Select::new();
-            let send = sel.send(&self.in_tx);
             let ctl = sel.recv(&self.ctl_rx);
+            let send = if self.backlog.is_empty() { None } else { Some(sel.send(&self.in_tx)) };
             let oper = sel.select();
             let index = oper.index();
-            if index == send {
-                if oper.send(&self.in_tx, item).is_err() {
-                    break;
-                }
-            } else if index == ctl {
+            if index == ctl {
                 match oper.recv(&self.ctl_rx) {
-                    // The transport is broken: refuse calls (their callers get `Closed`).
-                    Ok(Control::Call(_)) => self.backlog.push_front(item),
+                    Ok(Control::Call(f)) => f(t),
                     Ok(Control::Shutdown) | Err(_) => break,
+                }
+            } else if Some(index) == send {
+                if let Some(item) = self.backlog.pop_front() {
+                    if oper.send(&self.in_tx, item).is_err() {
+                        self.backlog.clear();
+                    }
                 }
             }
         }

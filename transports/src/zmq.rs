@@ -116,6 +116,7 @@ pub struct ZmqTransport {
     /// Frames sent to ourselves.
     local: VecDeque<Frame>,
     pending: usize,
+    peak_pending: usize,
     scratch: Vec<u8>,
     msg: zmq::Message,
     heartbeat: Vec<u8>,
@@ -215,6 +216,7 @@ impl ZmqTransport {
                 .collect(),
             local: VecDeque::new(),
             pending: 0,
+            peak_pending: 0,
             scratch: Vec::new(),
             msg: zmq::Message::new(),
             heartbeat,
@@ -302,9 +304,16 @@ impl ZmqTransport {
         (0..self.n).filter(|&p| self.peers[p as usize].reported).collect()
     }
 
+    /// The largest number of frames that ever waited in the transport's own queues (a full
+    /// PUSH pipe, or no connection yet). 0 means ZMQ always had room.
+    pub fn peak_pending_sends(&self) -> usize {
+        self.peak_pending
+    }
+
     fn enqueue(&mut self, p: usize, bytes: Vec<u8>) {
         self.peers[p].queue.push_back(bytes);
         self.pending += 1;
+        self.peak_pending = self.peak_pending.max(self.pending);
     }
 
     /// Pushes queued frames into their PUSH pipes while there is room.
@@ -391,6 +400,19 @@ impl ZmqTransport {
         Ok(None)
     }
 
+    /// Sleeps in `zmq_poll` until a message can be read, a queued frame can be written, or `ms`
+    /// milliseconds pass.
+    fn wait_for_traffic(&self, ms: i64) -> Result<(), TransportError> {
+        let mut items = vec![self.pull.as_poll_item(zmq::POLLIN)];
+        for peer in &self.peers {
+            if let (Some(push), false) = (&peer.push, peer.queue.is_empty()) {
+                items.push(push.as_poll_item(zmq::POLLOUT));
+            }
+        }
+        zmq::poll(&mut items, ms).map_err(|e| zmq_err("poll", &self.endpoint, e))?;
+        Ok(())
+    }
+
     fn check_liveness(&mut self, now: Instant) -> Result<(), TransportError> {
         for (p, peer) in self.peers.iter_mut().enumerate() {
             if p as PeerId == self.me || peer.said_goodbye || peer.reported {
@@ -453,7 +475,7 @@ impl ZmqTransport {
                 if self.pending > 0 { Duration::from_millis(1) } else { self.config.heartbeat_interval / 4 };
             // zmq_poll counts whole milliseconds: round up so that we never spin.
             let ms = remaining.min(slice).as_micros().div_ceil(1000).max(1) as i64;
-            self.pull.poll(zmq::POLLIN, ms).map_err(|e| zmq_err("poll", &self.endpoint, e))?;
+            self.wait_for_traffic(ms)?;
             self.progress()?;
         }
     }
