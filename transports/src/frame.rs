@@ -1,8 +1,8 @@
 //! The versioned wire format: one [`Frame`] = a fixed 24-byte header + payload.
 //!
 //! Every transport of this crate moves exactly these bytes (ZMQ: one message per frame; MPI: one
-//! `MPI_BYTE` message per frame), so the layout below **is** the wire format. All integers are
-//! little-endian.
+//! message of `u8` per frame), so the layout below **is** the wire format. All integers are
+//! little-endian, whatever the host.
 //!
 //! | offset | size | field         | meaning                                                        |
 //! |-------:|-----:|---------------|----------------------------------------------------------------|

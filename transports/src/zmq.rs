@@ -586,6 +586,11 @@ impl Transport for ZmqTransport {
         }
         let result = self.push_queued(Instant::now());
         self.closed = true;
+        // What did not fit is dropped (documented above): nothing will push it any more.
+        for peer in &mut self.peers {
+            peer.queue.clear();
+        }
+        self.pending = 0;
         result
     }
 }

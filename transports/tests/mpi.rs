@@ -98,6 +98,10 @@ fn assert_all_ranks_ok(ranks: u32) {
     for r in 0..ranks {
         let line = format!("MPI-RANK-OK rank={r} size={ranks} received={}", PER_PAIR * ranks);
         assert!(run.stdout.contains(&line), "missing `{line}`\n{context}");
+        assert!(
+            run.stdout.contains(&format!("rank {r}: MPI finalised")),
+            "rank {r} not finalised\n{context}"
+        );
     }
 }
 
@@ -199,7 +203,10 @@ fn rank_all_to_all() {
     let threading = bridge.call(|t| t.threading()).unwrap();
     println!("rank {me}: MPI threading level {threading:?}");
     // Flushes, then finalises MPI on the bridge thread.
+    assert!(!mpi::is_finalized());
     bridge.shutdown().unwrap();
+    assert!(mpi::is_finalized(), "rank {me}: shutdown must finalise MPI");
+    println!("rank {me}: MPI finalised");
 }
 
 #[test]
