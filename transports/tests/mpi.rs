@@ -50,6 +50,7 @@ fn mpirun(ranks: u32, scenario: &str, timeout: Duration) -> Option<Run> {
         .args(["--exact", scenario, "--ignored", "--nocapture", "--test-threads=1"])
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env(SCENARIO_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -134,8 +135,20 @@ fn an_oversized_message_is_refused_before_allocation() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rank side (run only under mpirun by the launchers above; as a singleton they also pass)
+// Rank side: run under mpirun by the launchers above, which set `SCENARIO_ENV`. Without it (e.g.
+// `cargo test -- --ignored`, all scenarios in one process, where MPI could only be initialised
+// once) they return at once.
 // ---------------------------------------------------------------------------------------------
+
+const SCENARIO_ENV: &str = "D4RS_MPI_SCENARIO";
+
+fn launched() -> bool {
+    let yes = std::env::var_os(SCENARIO_ENV).is_some();
+    if !yes {
+        println!("skipped: an MPI rank scenario, run by the launcher tests under mpirun");
+    }
+    yes
+}
 
 const PER_PAIR: u32 = 1500;
 const BIG: usize = 200_000;
@@ -159,6 +172,9 @@ fn start(config: MpiConfig) -> Bridge<MpiTransport> {
 #[test]
 #[ignore = "an MPI rank: run by the launcher tests under mpirun"]
 fn rank_all_to_all() {
+    if !launched() {
+        return;
+    }
     let bridge = start(MpiConfig { max_payload: 1 << 20, max_in_flight_per_peer: 4, ..MpiConfig::default() });
     let (me, n) = (bridge.me(), bridge.peers());
     // MPI is initialised once per process: a second transport must be refused, not crash.
@@ -212,6 +228,9 @@ fn rank_all_to_all() {
 #[test]
 #[ignore = "an MPI rank: run by the launcher tests under mpirun"]
 fn rank_abort() {
+    if !launched() {
+        return;
+    }
     let bridge = start(MpiConfig::default());
     if bridge.peers() < 2 {
         return;
@@ -241,6 +260,9 @@ fn launcher_rank() -> Option<u32> {
 #[test]
 #[ignore = "an MPI rank: run by the launcher tests under mpirun"]
 fn rank_oversized() {
+    if !launched() {
+        return;
+    }
     // Rank 1 is (wrongly) configured with a larger limit than rank 0, and sends 2 MiB to it.
     let Some(rank) = launcher_rank() else { return };
     let max_payload = if rank == 0 { 1 << 20 } else { 4 << 20 };
