@@ -26,8 +26,39 @@ pub struct Credits {
 }
 
 /// One credit, held by a batch in flight; dropping it gives the credit back.
-#[derive(Debug)]
-pub struct Permit(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Permit(Release);
+
+enum Release {
+    Local(#[allow(dead_code)] OwnedSemaphorePermit),
+    Callback(Option<Box<dyn FnOnce() + Send>>),
+}
+
+impl Permit {
+    /// A credit whose release runs `f` instead of freeing a local semaphore: a batch that came
+    /// from another process carries one that sends the credit back over the network.
+    pub fn releasing(f: impl FnOnce() + Send + 'static) -> Permit {
+        Permit(Release::Callback(Some(Box::new(f))))
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Release::Callback(f) = &mut self.0 {
+            if let Some(f) = f.take() {
+                f();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Release::Local(_) => "Permit(local)",
+            Release::Callback(_) => "Permit(remote)",
+        })
+    }
+}
 
 /// The receiver is gone: no credit will ever come back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -53,13 +84,13 @@ impl Credits {
 
     /// Takes a credit if one is free.
     pub fn try_take(&self) -> Option<Permit> {
-        self.sem.clone().try_acquire_owned().ok().map(Permit)
+        self.sem.clone().try_acquire_owned().ok().map(|p| Permit(Release::Local(p)))
     }
 
     /// Waits for a credit (for actors: `'static`, so it can be awaited with `ctx.wait`).
     pub fn take(&self) -> impl std::future::Future<Output = Result<Permit, Closed>> + Send + 'static {
         let sem = self.sem.clone();
-        async move { sem.acquire_owned().await.map(Permit).map_err(|_| Closed) }
+        async move { sem.acquire_owned().await.map(|p| Permit(Release::Local(p))).map_err(|_| Closed) }
     }
 
     /// Blocks the calling thread until a credit is free (for threads that may block:
@@ -93,6 +124,18 @@ mod tests {
         drop(held);
         assert_eq!(t.join().unwrap(), Ok(()));
         assert_eq!(credits.available(), 1);
+    }
+
+    #[test]
+    fn a_releasing_permit_runs_its_callback_once_when_dropped() {
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        let p = Permit::releasing(move || {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(p);
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

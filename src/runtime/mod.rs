@@ -2,6 +2,7 @@
 //! collected outputs, run options and the run report.
 
 pub mod collect;
+pub(crate) mod host;
 pub mod inputs;
 pub mod instance;
 pub mod options;

@@ -167,6 +167,42 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// A report from per-instance counters (by global id; `None` for an instance that never
+    /// reported, e.g. after an abort). Dead letters are filled in by the runner.
+    pub fn from_stats(
+        mapping: &str,
+        plan: &crate::plan::Plan,
+        elapsed: Duration,
+        tail: Option<Duration>,
+        stats: Vec<Option<InstanceStats>>,
+        outputs: u64,
+        peak_rss_bytes: Option<u64>,
+    ) -> RunReport {
+        let instances = plan
+            .instances()
+            .iter()
+            .zip(stats)
+            .map(|(placed, s)| InstanceReport {
+                pe: plan.pes()[placed.pe].name.clone(),
+                index: placed.index,
+                slot: placed.slot,
+                stats: s.unwrap_or_default(),
+            })
+            .collect();
+        RunReport {
+            mapping: mapping.to_owned(),
+            graph: plan.graph_name().to_owned(),
+            processes: plan.processes(),
+            elapsed,
+            tail,
+            instances,
+            dead_letters_total: 0,
+            dead_letters: Vec::new(),
+            outputs,
+            peak_rss_bytes,
+        }
+    }
+
     /// Total restarts.
     pub fn restarts(&self) -> u64 {
         self.instances.iter().map(|i| i.stats.restarts).sum()
