@@ -75,7 +75,8 @@ pub struct Args {
     #[arg(value_enum)]
     pub mapping: Mapping,
 
-    /// Number of processes (slots) to plan for [default: 1 for simple, the number of cores otherwise].
+    /// Number of processes (slots) to plan for [default: 1 for simple, the ranks for mpi, the
+    /// number of cores otherwise].
     #[arg(short = 'n', long = "num")]
     pub num: Option<usize>,
 
@@ -139,6 +140,32 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// zmq_multi: where the coordinator listens for workers [default: tcp://127.0.0.1:0].
+    #[arg(long, value_name = "ADDRESS", help_heading = "zmq_multi")]
+    pub listen: Option<String>,
+
+    /// zmq_multi: how many workers to start on this machine [default: -n − 1]; 0 waits for
+    /// workers started by hand with --join.
+    #[arg(long, value_name = "N", help_heading = "zmq_multi")]
+    pub spawn: Option<usize>,
+
+    /// zmq_multi: run as a worker of the coordinator listening at ADDRESS (the coordinator
+    /// sends the graph's options and inputs).
+    #[arg(long, value_name = "ADDRESS", help_heading = "zmq_multi")]
+    pub join: Option<String>,
+
+    /// zmq_multi: the host or interface this process's data socket binds to.
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST", help_heading = "zmq_multi")]
+    pub bind_host: String,
+
+    /// zmq_multi, mpi: seconds to wait for every process to join.
+    #[arg(long, default_value_t = 60, value_name = "S", help_heading = "zmq_multi")]
+    pub join_timeout_s: u64,
+
+    /// zmq_multi: a process silent for this long is declared lost and the run fails.
+    #[arg(long, default_value_t = 3000, value_name = "MS", help_heading = "zmq_multi")]
+    pub peer_timeout_ms: u64,
+
     /// Print neither the collected outputs nor the report.
     #[arg(short, long)]
     pub quiet: bool,
@@ -153,6 +180,8 @@ impl Args {
     pub fn run_options(&self) -> RunOptions {
         let default_n = match self.mapping {
             Mapping::Simple => 1,
+            // The number of ranks mpirun started.
+            Mapping::Mpi => 0,
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let mut o = RunOptions {
@@ -167,6 +196,13 @@ impl Args {
         };
         o.restart.max_restarts = self.max_restarts;
         o.restart.window = Duration::from_millis(self.restart_window_ms);
+        if let Some(listen) = &self.listen {
+            o.cluster.listen = listen.clone();
+        }
+        o.cluster.bind_host = self.bind_host.clone();
+        o.cluster.spawn = self.spawn;
+        o.cluster.join_timeout = Duration::from_secs(self.join_timeout_s);
+        o.cluster.peer_timeout = Duration::from_millis(self.peer_timeout_ms);
         o
     }
 
@@ -230,6 +266,9 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
         eprintln!("Available now: {}", available_mappings());
         return EXIT_UNAVAILABLE;
     }
+    if let Some(join) = &args.join {
+        return run_worker(graph, &args, join);
+    }
     let options = args.run_options();
     let runner = Runner::new(graph).mapping(args.mapping).options(options.clone());
     if args.plan {
@@ -258,6 +297,23 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     }
 }
 
+/// A `zmq_multi` worker: everything but the coordinator's address comes from the coordinator.
+fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
+    #[cfg(feature = "zmq")]
+    if args.mapping == Mapping::ZmqMulti {
+        return match crate::mapping::zmq_multi::run_worker(graph, join, &args.bind_host) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: zmq_multi worker (pid {}): {e}", std::process::id());
+                report_error(&e)
+            }
+        };
+    }
+    let _ = (graph, join);
+    eprintln!("error: --join is for the zmq_multi mapping, not {}", args.mapping);
+    EXIT_BAD_INPUT
+}
+
 fn available_mappings() -> String {
     Mapping::ALL.iter().filter(|m| m.availability().is_ok()).map(|m| m.name()).collect::<Vec<_>>().join(", ")
 }
@@ -273,6 +329,10 @@ fn report_error(e: &RunError) -> i32 {
 }
 
 fn finish(args: &Args, options: &RunOptions, result: &RunResult) -> i32 {
+    if let crate::runner::Role::Worker { .. } = result.role {
+        // The coordinator prints the outputs and the report, and sets the exit status.
+        return 0;
+    }
     if !args.quiet {
         match &result.outputs.file {
             Some(path) => {

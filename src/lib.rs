@@ -53,6 +53,6 @@ pub use grouping::Grouping;
 pub use mapping::{Mapping, RunError};
 pub use pe::{Composite, Consumer, FnPe, InstanceInfo, Iterative, Output, Pe, PeError, PeSpec, Producer};
 pub use plan::Plan;
-pub use runner::{RunResult, Runner};
+pub use runner::{Role, RunResult, Runner};
 pub use runtime::options::RunOptions;
 pub use value::Value;

@@ -51,6 +51,14 @@ pub enum PlanError {
     /// The graph does not validate.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// `-n` differs from the number of MPI ranks started.
+    #[error("-n {asked} does not match the {ranks} MPI rank(s) mpirun started (omit -n, or use mpirun -n {asked})")]
+    RankMismatch {
+        /// `-n`.
+        asked: usize,
+        /// Ranks in the MPI job.
+        ranks: usize,
+    },
 }
 
 /// Where one output port's units go: every instance of one destination input.

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What the roots are called with.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum InputSpec {
     /// Every root this many times with null (`-i`).
     Iterations(u64),
@@ -43,6 +43,21 @@ pub struct RunResult {
     pub outputs: CollectedOutputs,
     /// Counts, timings, restarts, dead letters.
     pub report: RunReport,
+    /// Which part this process played.
+    pub role: Role,
+}
+
+/// The part a process plays in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// It ran the whole run, or coordinated it: it has the outputs and the full report.
+    Coordinator,
+    /// One worker of a multi-process run (an MPI rank other than 0): outputs and report are
+    /// the coordinator's.
+    Worker {
+        /// Its rank.
+        rank: usize,
+    },
 }
 
 /// Runs a graph with a mapping. See the [module documentation](self).
@@ -119,12 +134,80 @@ impl<'g> Runner<'g> {
         Ok(Plan::new(self.graph, self.options.processes)?)
     }
 
+    /// The mapping chosen.
+    pub fn mapping_kind(&self) -> Mapping {
+        self.mapping
+    }
+
     /// Runs to the end of every stream.
+    ///
+    /// Under `mpi` every rank calls this; `-n` (if not 0) must match the number of ranks,
+    /// and a failure on any rank prints why and aborts the whole MPI job (one rank cannot
+    /// finalise MPI alone).
     pub fn run(self) -> Result<RunResult, RunError> {
         if let Err(reason) = self.mapping.availability() {
             return Err(RunError::Unavailable { mapping: self.mapping, reason });
         }
         dispel4rs_actors::supervision::quiet_supervised_panics();
+        #[cfg(feature = "mpi")]
+        if self.mapping == Mapping::Mpi {
+            return self.run_mpi();
+        }
+        let prepared = self.prepare(false)?;
+        let Prepared { plan, inputs, collector, dead } = prepared;
+        let result = match self.mapping {
+            Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
+            Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
+            #[cfg(feature = "zmq")]
+            Mapping::ZmqMulti => crate::mapping::zmq_multi::run_coordinator(
+                &plan,
+                &self.inputs,
+                &inputs,
+                &self.options,
+                collector,
+                dead.clone(),
+            )?,
+            other => return Err(RunError::Unavailable { mapping: other, reason: "not built yet" }),
+        };
+        finish(result, &dead)
+    }
+
+    #[cfg(feature = "mpi")]
+    fn run_mpi(mut self) -> Result<RunResult, RunError> {
+        let world = crate::mapping::mpi::init(&self.options)?;
+        let (rank, size) = (world.rank, world.size);
+        let prepared = match self.options.processes {
+            0 => {
+                self.options.processes = size;
+                self.prepare(rank != 0)
+            }
+            n if n != size => {
+                Err(RunError::Plan(crate::plan::PlanError::RankMismatch { asked: n, ranks: size }))
+            }
+            _ => self.prepare(rank != 0),
+        };
+        let Prepared { plan, inputs, collector, dead } = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: mpi rank {rank} of {size}: {e}");
+                let code = match e {
+                    RunError::Plan(_) | RunError::Input(_) | RunError::Io { .. } => 2,
+                    _ => 1,
+                };
+                world.abort(code);
+            }
+        };
+        match crate::mapping::mpi::run(world, &plan, &inputs, &self.options, Some(collector), dead.clone())? {
+            Some(result) => finish(result, &dead),
+            None => {
+                let report = RunReport { mapping: "mpi".into(), ..RunReport::default() };
+                Ok(RunResult { outputs: CollectedOutputs::default(), report, role: Role::Worker { rank } })
+            }
+        }
+    }
+
+    /// Plan, root inputs, collector (a worker writes no output file) and dead letters.
+    fn prepare(&self, worker: bool) -> Result<Prepared, RunError> {
         let plan = self.plan()?;
         let inputs = match &self.inputs {
             InputSpec::Iterations(n) => RootInputs::iterations(&plan, *n),
@@ -133,7 +216,8 @@ impl<'g> Runner<'g> {
         for root in &inputs.unnamed_roots {
             tracing::warn!("root '{root}' has no input in -d/-f: it will not be called");
         }
-        let collector = match &self.output_file {
+        let output_file = if worker { None } else { self.output_file.as_ref() };
+        let collector = match output_file {
             Some(p) => Collector::json_lines(p)
                 .map_err(|e| RunError::io(format!("cannot create output file {}", p.display()), e))?,
             None => Collector::memory(),
@@ -142,15 +226,22 @@ impl<'g> Runner<'g> {
             DeadLetters::new(self.options.dead_letters_kept, self.options.dead_letter_file.as_deref())
                 .map_err(|e| RunError::io("cannot create the dead-letter file", e))?,
         );
-        let result = match self.mapping {
-            Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
-            Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
-            other => return Err(RunError::Unavailable { mapping: other, reason: "not built yet" }),
-        };
-        dead.flush().map_err(|e| RunError::io("cannot write the dead-letter file", e))?;
-        let mut report = result.report;
-        report.dead_letters_total = dead.total();
-        report.dead_letters = dead.kept();
-        Ok(RunResult { outputs: result.outputs, report })
+        Ok(Prepared { plan, inputs, collector, dead })
     }
+}
+
+struct Prepared {
+    plan: Plan,
+    inputs: RootInputs,
+    collector: Collector,
+    dead: Arc<DeadLetters>,
+}
+
+/// Adds the dead letters to a mapping's result.
+fn finish(result: crate::mapping::MappingResult, dead: &DeadLetters) -> Result<RunResult, RunError> {
+    dead.flush().map_err(|e| RunError::io("cannot write the dead-letter file", e))?;
+    let mut report = result.report;
+    report.dead_letters_total = dead.total();
+    report.dead_letters = dead.kept();
+    Ok(RunResult { outputs: result.outputs, report, role: Role::Coordinator })
 }

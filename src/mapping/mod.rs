@@ -1,8 +1,12 @@
 //! Mappings: the ways a plan is enacted. One mapping per file; [`Mapping`] names them all,
 //! including those not built yet (they say so plainly instead of falling back).
 
+#[cfg(feature = "mpi")]
+pub(crate) mod mpi;
 pub(crate) mod multi;
 pub(crate) mod simple;
+#[cfg(feature = "zmq")]
+pub mod zmq_multi;
 
 use crate::pe::Abort;
 use crate::plan::PlanError;
@@ -87,7 +91,10 @@ impl Mapping {
     pub fn availability(self) -> Result<(), &'static str> {
         match self {
             Mapping::Simple | Mapping::Multi => Ok(()),
-            Mapping::ZmqMulti | Mapping::Mpi => Err("not built yet"),
+            Mapping::ZmqMulti if cfg!(feature = "zmq") => Ok(()),
+            Mapping::ZmqMulti => Err("not compiled in (build with the `zmq` feature)"),
+            Mapping::Mpi if cfg!(feature = "mpi") => Ok(()),
+            Mapping::Mpi => Err("not compiled in (build with the `mpi` feature)"),
             Mapping::DynMulti
             | Mapping::DynAutoMulti
             | Mapping::DynRedis

@@ -1,6 +1,7 @@
 //! What every mapping shares: supervised instances, outlets (routing), root inputs,
 //! collected outputs, run options and the run report.
 
+pub(crate) mod cluster;
 pub mod collect;
 pub(crate) mod host;
 pub mod inputs;
@@ -8,3 +9,4 @@ pub mod instance;
 pub mod options;
 pub mod outlet;
 pub mod report;
+pub(crate) mod wire;

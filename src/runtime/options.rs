@@ -27,6 +27,37 @@ pub struct RunOptions {
     pub dead_letters_kept: usize,
     /// Batches a mailbox holds before its senders wait (backpressure).
     pub mailbox_batches: usize,
+    /// Options of the multi-process mappings.
+    pub cluster: ClusterOptions,
+}
+
+/// Options of the multi-process mappings (`zmq_multi`, `mpi`).
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// `zmq_multi`: where the coordinator listens for workers (`tcp://host:port`; port 0 for
+    /// any free port). Default `tcp://127.0.0.1:0`.
+    pub listen: String,
+    /// `zmq_multi`: the host or interface the data sockets of this process bind to.
+    pub bind_host: String,
+    /// `zmq_multi`: how many workers the coordinator starts on this machine (`None`: all of
+    /// them, `-n` − 1; `Some(0)`: wait for workers started by hand with `--join`).
+    pub spawn: Option<usize>,
+    /// How long the coordinator waits for its workers to join.
+    pub join_timeout: Duration,
+    /// A process silent for this long is declared lost and the run fails.
+    pub peer_timeout: Duration,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            listen: "tcp://127.0.0.1:0".into(),
+            bind_host: "127.0.0.1".into(),
+            spawn: None,
+            join_timeout: Duration::from_secs(60),
+            peer_timeout: Duration::from_secs(3),
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -41,6 +72,7 @@ impl Default for RunOptions {
             dead_letter_file: None,
             dead_letters_kept: 100,
             mailbox_batches: 8,
+            cluster: ClusterOptions::default(),
         }
     }
 }

@@ -27,6 +27,18 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
+    /// Reads a dead letter back from [`DeadLetter::to_value`]'s form.
+    pub fn from_value(v: &Value) -> Option<DeadLetter> {
+        Some(DeadLetter {
+            pe: Arc::from(v.get("pe")?.as_str()?),
+            instance: usize::try_from(v.get("instance")?.as_int()?).ok()?,
+            port: Arc::from(v.get("port")?.as_str()?),
+            unit: v.get("unit")?.clone(),
+            error: v.get("error")?.as_str()?.to_owned(),
+            attempts: u32::try_from(v.get("attempts")?.as_int()?).ok()?,
+        })
+    }
+
     /// The dead letter as a JSON object `{"pe", "instance", "port", "unit", "error", "attempts"}`.
     pub fn to_value(&self) -> Value {
         Value::map([
@@ -108,7 +120,7 @@ impl DeadLetters {
 }
 
 /// Counters of one instance.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceStats {
     /// Data units delivered to it (root calls included).
     pub units_in: u64,

@@ -126,8 +126,17 @@ fn build_example(name: &str, profile_dir: &Path, why: &str) {
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--example")
+    // The same features as the tests were built with (an MPI test needs an MPI-enabled binary).
+    let features: Vec<&str> = [("zmq", cfg!(feature = "zmq")), ("mpi", cfg!(feature = "mpi"))]
+        .iter()
+        .filter(|f| f.1)
+        .map(|f| f.0)
+        .collect();
+    cmd.arg("build").arg("--no-default-features");
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    cmd.arg("--example")
         .arg(name)
         .arg("--profile")
         .arg(&profile)
@@ -244,7 +253,7 @@ pub fn run_with_timeout<S: AsRef<OsStr>>(name: &str, args: &[S], timeout: Durati
         .chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
         .join(" ");
-    let mut child = Command::new(&path)
+    let child = Command::new(&path)
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -252,8 +261,17 @@ pub fn run_with_timeout<S: AsRef<OsStr>>(name: &str, args: &[S], timeout: Durati
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
-    let stdout = drain(child.stdout.take().expect("stdout is piped"));
-    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+    wait_with_timeout(child, command, timeout)
+}
+
+/// Waits for a started child (stdout and stderr piped); kills it and fails the test after
+/// `timeout`.
+pub fn wait_with_timeout(mut child: std::process::Child, command: String, timeout: Duration) -> Output {
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let text = |h: Option<std::thread::JoinHandle<String>>| {
+        h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+    };
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -261,19 +279,14 @@ pub fn run_with_timeout<S: AsRef<OsStr>>(name: &str, args: &[S], timeout: Durati
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let err = stderr.join().unwrap_or_default();
+                let err = text(stderr);
                 panic!("`{command}` did not finish within {timeout:?}; killed it. stderr:\n{err}");
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => panic!("cannot wait for `{command}`: {e}"),
         }
     };
-    Output {
-        command,
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
+    Output { command, status, stdout: text(stdout), stderr: text(stderr) }
 }
 
 /// Runs example `name` with `args` under [`DEFAULT_TIMEOUT`].
@@ -526,4 +539,60 @@ pub fn assert_same_as_simple(
             assert_multiset_eq(&got, &want, &format!("{example} under {mapping} -n {n} vs simple -n {n}"));
         }
     }
+}
+
+/// The `mpirun` command for `ranks` ranks (with `--oversubscribe` and the root permission
+/// variables for Open MPI), or `None` if no `mpirun` is installed.
+pub fn mpirun(ranks: usize) -> Option<Command> {
+    let version = Command::new("mpirun").arg("--version").output().ok()?;
+    let text =
+        String::from_utf8_lossy(&version.stdout).to_string() + &String::from_utf8_lossy(&version.stderr);
+    let mut cmd = Command::new("mpirun");
+    cmd.arg("-n").arg(ranks.to_string());
+    if text.contains("Open MPI") || text.contains("OpenRTE") {
+        cmd.arg("--oversubscribe");
+        cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        // Shared memory between ranks; no network interfaces needed.
+        cmd.env("OMPI_MCA_btl", "self,vader");
+    }
+    Some(cmd)
+}
+
+/// Runs example `name` under `mpirun -n ranks` with `args` (the mapping included) plus
+/// `-o FILE`, requires success, and returns the collected records (written by rank 0).
+pub fn mpirun_collect(ranks: usize, name: &str, args: &[String]) -> Vec<Record> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("out.jsonl");
+    let mut cmd = mpirun(ranks).expect("mpirun is installed (scripts/setup.sh installs it)");
+    cmd.arg(example(name)).args(args).arg("-o").arg(&out);
+    let output = run_command(cmd, DEFAULT_TIMEOUT);
+    output.assert_success();
+    read_jsonl(&out)
+}
+
+/// Runs a prepared command with a timeout (killed on expiry, failing the test).
+pub fn run_command(mut cmd: Command, timeout: Duration) -> Output {
+    let command = format!("{cmd:?}");
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+    wait_with_timeout(child, command, timeout)
+}
+
+/// The direct children of process `pid` (Linux).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }

@@ -1,0 +1,516 @@
+//! One process of a multi-process run (`zmq_multi`, `mpi`): the actor host for the instances
+//! placed on this process's slot, plus what makes remote instances look like local
+//! mailboxes.
+//!
+//! * **Proxy** (an actor on a thread of its own): every remote instance (and, on workers, the
+//!   collector) has a local mailbox whose actor is the proxy. It encodes each batch into a
+//!   `DATA`/`COLLECT` frame and sends it through the transport bridge, keeping the batch's
+//!   credit until the receiving process sends a `CREDIT` frame back — so the sender's
+//!   credits bound what is in flight to a remote instance exactly as for a local one.
+//!   `EOS` and `DONE` go through the same proxy mailbox, hence after the data they follow.
+//! * **Dispatcher** (a thread): decodes incoming frames and hands batches to local actors
+//!   with a credit that, once the batch is processed, sends `CREDIT` back (never blocking);
+//!   forwards end of stream, reports and aborts.
+//! * **Coordinator** (process 0) hosts the collector, counts `DONE` for every instance, then
+//!   finishes collection, sends `SHUTDOWN` and gathers every worker's `REPORT` (dead letters,
+//!   peak memory). A worker ends after its instances and the coordinator's `SHUTDOWN`.
+//! * Any failure — a lost or dead process, a corrupt frame from a peer, an abort — stops
+//!   every process with a message naming the process at fault.
+
+use crate::pe::Abort;
+use crate::plan::Plan;
+use crate::runtime::collect::{CollectedOutputs, Collector};
+use crate::runtime::host::{Body, Delivery, Done, Eos, Host, HostConfig};
+use crate::runtime::inputs::RootInputs;
+use crate::runtime::options::RunOptions;
+use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats};
+use crate::runtime::wire;
+use actix::prelude::*;
+use crossbeam_channel::{select, Receiver};
+use dispel4rs_actors::credits::Permit;
+use dispel4rs_actors::mailbox::{Envelope, Mailbox};
+use dispel4rs_transports::{BridgeSender, Frame, Incoming, PeerId, TransportError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// What one process needs to take part in a run.
+pub(crate) struct ProcessConfig {
+    pub plan: Arc<Plan>,
+    pub options: RunOptions,
+    pub inputs: RootInputs,
+    pub dead: Arc<DeadLetters>,
+    /// This process's slot (MPI rank); 0 is the coordinator.
+    pub me: usize,
+    /// Sends frames to the other processes.
+    pub sender: BridgeSender,
+    /// Frames (and transport errors) from the other processes.
+    pub incoming: Receiver<Incoming>,
+    /// The collector; the coordinator's only.
+    pub collector: Option<Collector>,
+    /// How to name process `i` in messages (e.g. "worker 2 (pid 1234)").
+    pub names: Vec<String>,
+    /// Reasons to abort coming from elsewhere (e.g. a watched child process died).
+    pub aborts: Option<Receiver<String>>,
+    /// The plan fingerprint every process must share.
+    pub hello: wire::Hello,
+}
+
+/// What a process ends with.
+pub(crate) struct ProcessOutcome {
+    /// The collected outputs (coordinator).
+    pub outputs: Option<std::io::Result<CollectedOutputs>>,
+    /// Every instance's counters (coordinator; a worker has its own only).
+    pub stats: Vec<Option<InstanceStats>>,
+    /// From the last unit processed anywhere to the end (coordinator).
+    pub tail: Option<Duration>,
+    /// The largest peak RSS of all processes (coordinator), or this process's.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// What the dispatcher and the watchers tell the main loop.
+enum Control {
+    Done { global: usize, stats: Box<InstanceStats> },
+    Report { from: usize, report: wire::Report },
+    Abort(String),
+    Shutdown,
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Sends frames to another process on behalf of local senders.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Forward {
+    to: PeerId,
+    frame: Frame,
+}
+
+struct Proxy {
+    plan: Arc<Plan>,
+    sender: BridgeSender,
+    /// Credits of batches in flight to each remote instance (and the collector), released by
+    /// `CREDIT` frames.
+    permits: Arc<Mutex<Vec<VecDeque<Permit>>>>,
+    control: mpsc::UnboundedSender<Control>,
+    names: Arc<Vec<String>>,
+}
+
+impl Proxy {
+    fn peer_of(&self, to: usize) -> PeerId {
+        if to >= self.plan.instances().len() {
+            0
+        } else {
+            self.plan.slot_of(to) as PeerId
+        }
+    }
+
+    fn send(&self, to: PeerId, frame: Frame) {
+        if let Err(e) = self.sender.send(to, frame) {
+            let name = self.names.get(to as usize).cloned().unwrap_or_else(|| format!("process {to}"));
+            let _ = self.control.send(Control::Abort(format!("cannot send to {name}: {e}")));
+        }
+    }
+}
+
+impl Actor for Proxy {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<Envelope<Delivery>> for Proxy {
+    type Result = ();
+
+    fn handle(&mut self, envelope: Envelope<Delivery>, _: &mut SyncContext<Self>) {
+        let Envelope { payload, permit } = envelope;
+        let to = payload.to;
+        let frame = match &payload.body {
+            Body::Units { port, units } => wire::data(to, *port, units),
+            Body::Collect { name, units } => wire::collect(to, name, units),
+        };
+        if let Some(slot) = self.permits.lock().unwrap_or_else(|p| p.into_inner()).get_mut(to) {
+            slot.push_back(permit);
+        }
+        self.send(self.peer_of(to), frame);
+    }
+}
+
+impl Handler<Eos> for Proxy {
+    type Result = ();
+
+    fn handle(&mut self, eos: Eos, _: &mut SyncContext<Self>) {
+        self.send(self.peer_of(eos.to), wire::empty(wire::EOS, eos.to));
+    }
+}
+
+impl Handler<Forward> for Proxy {
+    type Result = ();
+
+    fn handle(&mut self, f: Forward, _: &mut SyncContext<Self>) {
+        self.send(f.to, f.frame);
+    }
+}
+
+/// Hands incoming frames to local actors; runs on a thread of its own until the transport
+/// closes or `stop` is set.
+struct Dispatcher {
+    plan: Arc<Plan>,
+    me: usize,
+    mailboxes: Vec<Option<Mailbox<Delivery>>>,
+    eos: Vec<Option<Recipient<Eos>>>,
+    permits: Arc<Mutex<Vec<VecDeque<Permit>>>>,
+    credits: crossbeam_channel::Sender<(PeerId, usize)>,
+    control: mpsc::UnboundedSender<Control>,
+    names: Arc<Vec<String>>,
+    hello: wire::Hello,
+}
+
+impl Dispatcher {
+    fn name(&self, peer: PeerId) -> String {
+        self.names.get(peer as usize).cloned().unwrap_or_else(|| format!("process {peer}"))
+    }
+
+    fn abort(&self, why: String) {
+        let _ = self.control.send(Control::Abort(why));
+    }
+
+    fn run(self, incoming: Receiver<Incoming>, aborts: Option<Receiver<String>>) {
+        let never = crossbeam_channel::never();
+        let aborts = aborts.unwrap_or(never);
+        loop {
+            select! {
+                recv(incoming) -> msg => match msg {
+                    Ok(Ok((peer, frame))) => {
+                        if !self.frame(peer, frame) {
+                            return;
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        if !self.transport_error(e) {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                },
+                recv(aborts) -> why => {
+                    if let Ok(why) = why {
+                        self.abort(why);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles one frame; false to stop.
+    fn frame(&self, peer: PeerId, frame: Frame) -> bool {
+        let to = frame.channel as usize;
+        let n = self.plan.instances().len();
+        let bad = |what: &str| format!("{} sent a bad {what} frame", self.name(peer));
+        match frame.kind {
+            wire::DATA | wire::COLLECT => {
+                let body = if frame.kind == wire::DATA {
+                    wire::read_data(&frame.payload).map(|(port, units)| Body::Units { port, units })
+                } else {
+                    wire::read_collect(&frame.payload).map(|(name, units)| Body::Collect { name, units })
+                };
+                let body = match body {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.abort(format!("{}: {e}", bad("data")));
+                        return false;
+                    }
+                };
+                let Some(mailbox) = self.mailboxes.get(to).and_then(Option::as_ref) else {
+                    self.abort(format!(
+                        "{}: instance {to} is not hosted by process {}",
+                        bad("data"),
+                        self.me
+                    ));
+                    return false;
+                };
+                let credits = self.credits.clone();
+                let permit = Permit::releasing(move || {
+                    let _ = credits.send((peer, to));
+                });
+                if mailbox.send_with(Delivery { to, body }, permit).is_err() {
+                    tracing::debug!(
+                        "instance {to} has stopped; a late batch from {} is dropped",
+                        self.name(peer)
+                    );
+                }
+            }
+            wire::CREDIT => {
+                let permit = self
+                    .permits
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(to)
+                    .and_then(VecDeque::pop_front);
+                drop(permit);
+            }
+            wire::EOS => match self.eos.get(to).and_then(Option::as_ref) {
+                Some(r) => r.do_send(Eos { to }),
+                None => {
+                    self.abort(format!(
+                        "{}: instance {to} is not hosted by process {}",
+                        bad("end-of-stream"),
+                        self.me
+                    ));
+                    return false;
+                }
+            },
+            wire::DONE if to < n => match wire::from_bytes::<InstanceStats>(&frame.payload) {
+                Ok(stats) => {
+                    let _ = self.control.send(Control::Done { global: to, stats: Box::new(stats) });
+                }
+                Err(e) => {
+                    self.abort(format!("{}: {e}", bad("done")));
+                    return false;
+                }
+            },
+            wire::REPORT => match wire::from_bytes::<wire::Report>(&frame.payload) {
+                Ok(report) => {
+                    let _ = self.control.send(Control::Report { from: peer as usize, report });
+                }
+                Err(e) => {
+                    self.abort(format!("{}: {e}", bad("report")));
+                    return false;
+                }
+            },
+            wire::HELLO => match wire::from_bytes::<wire::Hello>(&frame.payload) {
+                Ok(h) if h.fingerprint == self.hello.fingerprint => {}
+                Ok(h) => {
+                    self.abort(format!(
+                        "{} (pid {} on {}) runs a different workflow or options: plan fingerprint {:016x}, here {:016x}",
+                        self.name(peer),
+                        h.pid,
+                        h.host,
+                        h.fingerprint,
+                        self.hello.fingerprint
+                    ));
+                    return false;
+                }
+                Err(e) => {
+                    self.abort(format!("{}: {e}", bad("hello")));
+                    return false;
+                }
+            },
+            wire::ABORT => {
+                let why = String::from_utf8_lossy(&frame.payload).into_owned();
+                self.abort(format!("{} aborted the run: {why}", self.name(peer)));
+                return false;
+            }
+            wire::SHUTDOWN => {
+                let _ = self.control.send(Control::Shutdown);
+            }
+            other => {
+                self.abort(format!("{} sent a frame of unknown kind {other}", self.name(peer)));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Handles a transport error; false to stop.
+    fn transport_error(&self, e: TransportError) -> bool {
+        match &e {
+            TransportError::CorruptFrame { peer: None, .. } | TransportError::UnexpectedSource { .. } => {
+                // A stranger wrote to our port: the transport dropped the frame; carry on.
+                tracing::warn!("rejected a frame from outside the run: {e}");
+                true
+            }
+            TransportError::PeerLost { peer, .. } | TransportError::PeerSilent { peer, .. } => {
+                self.abort(format!("{} stopped responding: {e}", self.name(*peer)));
+                false
+            }
+            TransportError::PeerClosed { peer } => {
+                self.abort(format!("{} closed its connection before the end of the run", self.name(*peer)));
+                false
+            }
+            _ if e.is_fatal() => {
+                self.abort(format!("transport failure: {e}"));
+                false
+            }
+            _ => {
+                tracing::warn!("transport: {e}");
+                true
+            }
+        }
+    }
+}
+
+/// Runs this process's share of the run to the end (or to an abort).
+pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort> {
+    let ProcessConfig { plan, options, inputs, dead, me, sender, incoming, collector, names, aborts, hello } =
+        config;
+    let coordinator = me == 0;
+    let names = Arc::new(names);
+    let processes = plan.processes();
+    System::new().block_on(async move {
+        let (control_tx, mut control) = mpsc::unbounded_channel::<Control>();
+        let host_config = HostConfig {
+            plan: plan.clone(),
+            options: options.clone(),
+            inputs,
+            dead: dead.clone(),
+            slot: Some(me),
+            collector: if coordinator { collector } else { None },
+        };
+        let (host, mut done) = Host::start(host_config);
+        let n = plan.instances().len();
+        let permits = Arc::new(Mutex::new((0..=n).map(|_| VecDeque::new()).collect::<Vec<_>>()));
+        let proxy = {
+            let (p, s, perms, c, nm) = (plan.clone(), sender.clone(), permits.clone(), control_tx.clone(), names.clone());
+            SyncArbiter::start_with_thread_builder(
+                1,
+                || std::thread::Builder::new().name("d4r-proxy".into()),
+                move || Proxy {
+                    plan: p.clone(),
+                    sender: s.clone(),
+                    permits: perms.clone(),
+                    control: c.clone(),
+                    names: nm.clone(),
+                },
+            )
+        };
+        let capacity = options.mailbox_batches;
+        let mailboxes: Vec<Mailbox<Delivery>> = (0..=n)
+            .map(|g| match host.local_mailbox(g) {
+                Some(m) => m.clone(),
+                None => Mailbox::new(proxy.clone().recipient(), capacity),
+            })
+            .collect();
+        let eos: Vec<Recipient<Eos>> = (0..n)
+            .map(|g| match host.local_eos(g) {
+                Some(r) => r.clone(),
+                None => proxy.clone().recipient(),
+            })
+            .collect();
+
+        // Credits back to senders, from a thread that may block on the bridge.
+        let (credit_tx, credit_rx) = crossbeam_channel::unbounded::<(PeerId, usize)>();
+        let credit_sender = sender.clone();
+        let credit_thread = std::thread::Builder::new()
+            .name("d4r-credits".into())
+            .spawn(move || {
+                while let Ok((peer, to)) = credit_rx.recv() {
+                    if credit_sender.send(peer, wire::empty(wire::CREDIT, to)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Abort(format!("cannot start a thread: {e}")))?;
+        let dispatcher = Dispatcher {
+            plan: plan.clone(),
+            me,
+            mailboxes: (0..=n).map(|g| host.local_mailbox(g).cloned()).collect(),
+            eos: (0..n).map(|g| host.local_eos(g).cloned()).collect(),
+            permits: permits.clone(),
+            credits: credit_tx,
+            control: control_tx.clone(),
+            names: names.clone(),
+            hello: hello.clone(),
+        };
+        let dispatch_thread = std::thread::Builder::new()
+            .name("d4r-dispatch".into())
+            .spawn(move || dispatcher.run(incoming, aborts))
+            .map_err(|e| Abort(format!("cannot start a thread: {e}")))?;
+        if !coordinator {
+            proxy.do_send(Forward { to: 0, frame: Frame::new(wire::HELLO, 0, wire::to_bytes(&hello)) });
+        }
+        host.run(mailboxes, eos);
+
+        let mut stats: Vec<Option<InstanceStats>> = vec![None; n];
+        let mut local_left = (0..n).filter(|g| host.local_mailbox(*g).is_some()).count();
+        let mut finished = 0usize;
+        let mut reports_left = processes.saturating_sub(1);
+        let mut shutdown = false;
+        let mut all_done_at: Option<(Instant, u64)> = None;
+        let mut last_unit_unix = 0u64;
+        let mut peak = peak_rss_bytes();
+        let mut outputs = None;
+        let mut aborted = None;
+        let host_start_unix = unix_ns().saturating_sub(host.started().elapsed().as_nanos() as u64);
+        loop {
+            if coordinator && finished == n && all_done_at.is_none() {
+                all_done_at = Some((Instant::now(), unix_ns()));
+                outputs = host.finish_collect().await;
+                for peer in 1..processes {
+                    let _ = sender.send(peer as PeerId, wire::empty(wire::SHUTDOWN, 0));
+                }
+            }
+            if coordinator && all_done_at.is_some() && reports_left == 0 {
+                break;
+            }
+            if !coordinator && local_left == 0 && shutdown {
+                let report = wire::Report {
+                    dead_total: dead.total(),
+                    dead_kept: wire::encode_dead(&dead.kept()),
+                    peak_rss_bytes: peak_rss_bytes(),
+                    last_unit_unix_ns: host_start_unix + host.last_unit().as_nanos() as u64,
+                };
+                // Wait until the proxy has handed the report (and the frames queued before it)
+                // to the transport.
+                let _ = proxy.send(Forward { to: 0, frame: wire::report(&report) }).await;
+                break;
+            }
+            tokio::select! {
+                d = done.recv() => match d {
+                    Some(Done::Finished { global, stats: s }) => {
+                        local_left -= 1;
+                        if coordinator {
+                            finished += 1;
+                        } else {
+                            proxy.do_send(Forward { to: 0, frame: wire::done(global, &s) });
+                        }
+                        stats[global] = Some(*s);
+                    }
+                    Some(Done::Aborted(why)) => { aborted = Some(why); break; }
+                    None => { aborted = Some("the local actors stopped unexpectedly".into()); break; }
+                },
+                c = control.recv() => match c {
+                    Some(Control::Done { global, stats: s }) if coordinator => {
+                        if stats[global].is_none() {
+                            finished += 1;
+                        }
+                        stats[global] = Some(*s);
+                    }
+                    Some(Control::Done { .. }) => {}
+                    Some(Control::Report { from, report }) => {
+                        reports_left = reports_left.saturating_sub(1);
+                        match wire::decode_dead(&report.dead_kept) {
+                            Ok(letters) => dead.merge(report.dead_total, letters),
+                            Err(e) => tracing::warn!("{}: unreadable dead letters: {e}", names.get(from).map_or("a worker", |s| s)),
+                        }
+                        peak = peak.max(report.peak_rss_bytes);
+                        last_unit_unix = last_unit_unix.max(report.last_unit_unix_ns);
+                    }
+                    Some(Control::Abort(why)) => { aborted = Some(why); break; }
+                    Some(Control::Shutdown) => shutdown = true,
+                    None => { aborted = Some("the dispatcher stopped unexpectedly".into()); break; }
+                },
+            }
+        }
+        if let Some(why) = &aborted {
+            for peer in (0..processes).filter(|p| *p != me) {
+                let _ = sender.send_timeout(peer as PeerId, wire::abort(why), Duration::from_millis(200));
+            }
+            host.abort(why.clone());
+        }
+        let local_last = host_start_unix + host.last_unit().as_nanos() as u64;
+        last_unit_unix = last_unit_unix.max(local_last);
+        host.stop();
+        drop(proxy);
+        System::current().stop();
+        drop(dispatch_thread);
+        drop(credit_thread);
+        if let Some(why) = aborted {
+            return Err(Abort(why));
+        }
+        let tail = all_done_at.map(|(_, at)| Duration::from_nanos(at.saturating_sub(last_unit_unix)));
+        Ok(ProcessOutcome { outputs, stats, tail, peak_rss_bytes: peak })
+    })
+}
