@@ -183,7 +183,10 @@ fn parse_args() -> Result<Args, String> {
             "--child" => a.child = Some((value("--child")?, value("--child")?)),
             "--text-file" => a.text_file = Some(value("--text-file")?.into()),
             "--write-text" => a.write_text = Some(value("--write-text")?.into()),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
