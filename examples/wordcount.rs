@@ -11,6 +11,7 @@
 //! ```
 
 use dispel4rs::pe::Batch;
+use dispel4rs::value::CompactString;
 use dispel4rs::{GraphError, Grouping, Output, Pe, PeError, PeSpec, Producer, Value, WorkflowGraph};
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -36,9 +37,21 @@ impl Pe for Split {
 
 fn split(line: &Value, out: &mut Output<'_>) -> Result<(), PeError> {
     for word in line.try_str()?.split_whitespace() {
-        out.write_at(0, (word.to_lowercase(), 1))?;
+        out.write_at(0, (lowercase(word), 1))?;
     }
     Ok(())
+}
+
+/// The word in lower case, built as an inline string (no heap allocation for words of up
+/// to 24 bytes); the full Unicode mapping for non-ASCII words.
+fn lowercase(word: &str) -> CompactString {
+    if word.is_ascii() {
+        let mut w = CompactString::from(word);
+        w.make_ascii_lowercase();
+        w
+    } else {
+        CompactString::from(word.to_lowercase())
+    }
 }
 
 /// Adds up `[word, n]` per word; writes `[word, total]` at end of stream.

@@ -124,6 +124,13 @@ impl GroupingRouter {
         }
     }
 
+    /// True if every unit of `units` has every group-by field (always true for other
+    /// groupings).
+    #[inline]
+    pub fn all_routable(&self, units: &[Value]) -> bool {
+        self.fields.is_empty() || units.iter().all(|u| self.fields.iter().all(|f| u.field(f).is_some()))
+    }
+
     /// Checks that a unit has every group-by field (always true for other groupings).
     #[inline]
     pub fn check(&self, unit: &Value) -> Result<(), MissingField> {

@@ -121,7 +121,7 @@ impl Pe for TestTwoInOneOut {
     fn process(&mut self, _port: &str, unit: Value, out: &mut Output<'_>) -> Result<(), PeError> {
         let text = match unit {
             Value::Str(s) => s,
-            other => other.to_json(),
+            other => other.to_json().into(),
         };
         out.write_at(0, text)
     }

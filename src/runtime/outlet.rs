@@ -106,7 +106,7 @@ fn route_batch(route: &mut RouteState, units: &mut Vec<Value>, to: &mut dyn Deli
     if units.is_empty() {
         return Ok(());
     }
-    if route.router.is_fixed() && units.iter().all(|u| route.router.check(u).is_ok()) {
+    if route.router.is_fixed() && route.router.all_routable(units) {
         let target = route.router.fixed_target();
         return to.deliver(route.first + target, route.port, units);
     }

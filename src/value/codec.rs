@@ -215,10 +215,14 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<String, CodecError> {
+        Ok(self.str()?.to_owned())
+    }
+
+    fn str(&mut self) -> Result<&'a str, CodecError> {
         let n = self.length(1)?;
         let offset = self.pos;
         let b = self.take(n)?;
-        std::str::from_utf8(b).map(str::to_owned).map_err(|_| CodecError::BadUtf8(offset))
+        std::str::from_utf8(b).map_err(|_| CodecError::BadUtf8(offset))
     }
 
     fn f64(&mut self) -> Result<f64, CodecError> {
@@ -239,7 +243,7 @@ impl<'a> Reader<'a> {
                 Value::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
             }
             4 => Value::Float(self.f64()?),
-            5 => Value::Str(self.string()?),
+            5 => Value::Str(self.str()?.into()),
             6 => {
                 let n = self.length(1)?;
                 Value::Bytes(self.take(n)?.to_vec())

@@ -126,10 +126,10 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Float(v))
     }
     fn serialize_char(self, v: char) -> Result<Value, ConvertError> {
-        Ok(Value::Str(v.to_string()))
+        Ok(Value::Str(v.to_string().into()))
     }
     fn serialize_str(self, v: &str) -> Result<Value, ConvertError> {
-        Ok(Value::Str(v.to_owned()))
+        Ok(Value::Str(v.into()))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, ConvertError> {
         Ok(Value::Bytes(v.to_vec()))
@@ -152,7 +152,7 @@ impl ser::Serializer for ValueSerializer {
         _: u32,
         variant: &'static str,
     ) -> Result<Value, ConvertError> {
-        Ok(Value::Str(variant.to_owned()))
+        Ok(Value::Str(variant.into()))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
@@ -264,7 +264,7 @@ struct MapBuilder {
 
 fn key_string(key: Value) -> Result<String, ConvertError> {
     match key {
-        Value::Str(s) => Ok(s),
+        Value::Str(s) => Ok(s.into_string()),
         Value::Int(i) => Ok(i.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(ConvertError::NonStringKey(other.type_name())),
@@ -342,7 +342,7 @@ impl<'de> de::Deserializer<'de> for Value {
             Value::Bool(b) => visitor.visit_bool(b),
             Value::Int(i) => visitor.visit_i64(i),
             Value::Float(x) => visitor.visit_f64(x),
-            Value::Str(s) => visitor.visit_string(s),
+            Value::Str(s) => visitor.visit_str(&s),
             Value::Bytes(b) => visitor.visit_byte_buf(b),
             Value::List(l) => visitor.visit_seq(de::value::SeqDeserializer::new(l.into_iter())),
             Value::Map(m) => {
@@ -376,7 +376,7 @@ impl<'de> de::Deserializer<'de> for Value {
         visitor: V,
     ) -> Result<V::Value, ConvertError> {
         match self {
-            Value::Str(variant) => visitor.visit_enum(variant.into_deserializer()),
+            Value::Str(variant) => visitor.visit_enum(variant.into_string().into_deserializer()),
             Value::Map(m) if m.len() == 1 => {
                 let mut entries = m.into_iter();
                 let (variant, content) =

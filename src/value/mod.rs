@@ -22,6 +22,9 @@ mod convert;
 mod serde_impl;
 
 pub use codec::{decode_values, encode_value, encode_values, CodecError, MAX_DEPTH};
+/// The string type of [`Value::Str`]: strings of up to 24 bytes are stored inline (no heap
+/// allocation), longer ones on the heap. Derefs to `str`.
+pub use compact_str::CompactString;
 pub use convert::ConvertError;
 
 use std::collections::BTreeMap;
@@ -32,6 +35,9 @@ use std::fmt;
 /// Cloning is a deep copy; moving is free, so PEs take their input by value and may reuse
 /// it (for example modify an [`Value::Array`] in place and write it on).
 #[derive(Debug, PartialEq, Default)]
+// A plain tag byte (no niche folded into the string's bytes): variant checks on the hot path
+// stay one byte compare.
+#[repr(u8)]
 pub enum Value {
     /// No value (JSON `null`).
     #[default]
@@ -42,8 +48,8 @@ pub enum Value {
     Int(i64),
     /// A 64-bit float.
     Float(f64),
-    /// A UTF-8 string.
-    Str(String),
+    /// A UTF-8 string (inline up to 24 bytes, see [`CompactString`]).
+    Str(CompactString),
     /// Raw bytes (in JSON: an array of numbers 0–255).
     Bytes(Vec<u8>),
     /// A list of values (a tuple in dispel4py terms).
@@ -410,12 +416,18 @@ impl From<bool> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::Str(s.to_owned())
+        Value::Str(CompactString::from(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::Str(CompactString::from(s))
+    }
+}
+
+impl From<CompactString> for Value {
+    fn from(s: CompactString) -> Self {
         Value::Str(s)
     }
 }
@@ -477,7 +489,8 @@ macro_rules! try_from_value {
 }
 try_from_value!(i64, "int", Value::Int(i) => i);
 try_from_value!(bool, "bool", Value::Bool(b) => b);
-try_from_value!(String, "str", Value::Str(s) => s);
+try_from_value!(String, "str", Value::Str(s) => s.into_string());
+try_from_value!(CompactString, "str", Value::Str(s) => s);
 try_from_value!(Vec<Value>, "list", Value::List(l) => l);
 try_from_value!(Vec<f64>, "array", Value::Array(a) => a);
 try_from_value!(BTreeMap<String, Value>, "map", Value::Map(m) => m);
@@ -493,6 +506,11 @@ impl TryFrom<Value> for f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_four_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
 
     #[test]
     fn json_round_trip_keeps_types() {
