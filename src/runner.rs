@@ -188,12 +188,16 @@ impl<'g> Runner<'g> {
         };
         let Prepared { plan, inputs, collector, dead } = match prepared {
             Ok(p) => p,
+            // The same command line on every rank gives the same plan or input error
+            // everywhere: every rank finalises MPI and reports it.
+            Err(e @ (RunError::Plan(_) | RunError::Input(_))) => {
+                drop(world);
+                return Err(e);
+            }
+            // Anything else may hit this rank only: the whole job must stop.
             Err(e) => {
                 eprintln!("error: mpi rank {rank} of {size}: {e}");
-                let code = match e {
-                    RunError::Plan(_) | RunError::Input(_) | RunError::Io { .. } => 2,
-                    _ => 1,
-                };
+                let code = if matches!(e, RunError::Io { .. }) { 2 } else { 1 };
                 world.abort(code);
             }
         };

@@ -44,6 +44,8 @@ pub(crate) fn init(options: &RunOptions) -> Result<World, RunError> {
 impl World {
     /// Ends the whole job with `code` after a failure on this rank.
     pub(crate) fn abort(self, code: i32) -> ! {
+        // Give the launcher a moment to forward what this rank just printed.
+        std::thread::sleep(std::time::Duration::from_millis(200));
         let _ = self.bridge.call(move |t| -> () { t.abort(code) });
         std::process::exit(code)
     }

@@ -165,6 +165,10 @@ struct Dispatcher {
     control: mpsc::UnboundedSender<Control>,
     names: Arc<Vec<String>>,
     hello: wire::Hello,
+    /// Processes that have sent their final report: their closing is expected.
+    reported: std::cell::RefCell<std::collections::HashSet<PeerId>>,
+    /// The coordinator ended the run: other processes closing is expected.
+    shutting_down: std::cell::Cell<bool>,
 }
 
 impl Dispatcher {
@@ -273,6 +277,7 @@ impl Dispatcher {
             },
             wire::REPORT => match wire::from_bytes::<wire::Report>(&frame.payload) {
                 Ok(report) => {
+                    self.reported.borrow_mut().insert(peer);
                     let _ = self.control.send(Control::Report { from: peer as usize, report });
                 }
                 Err(e) => {
@@ -304,6 +309,7 @@ impl Dispatcher {
                 return false;
             }
             wire::SHUTDOWN => {
+                self.shutting_down.set(true);
                 let _ = self.control.send(Control::Shutdown);
             }
             other => {
@@ -316,6 +322,11 @@ impl Dispatcher {
 
     /// Handles a transport error; false to stop.
     fn transport_error(&self, e: TransportError) -> bool {
+        if self.shutting_down.get() || e.peer().is_some_and(|p| self.reported.borrow().contains(&p)) {
+            // A worker that has finished and reported closes its connection: expected.
+            tracing::debug!("{e} (after its final report)");
+            return true;
+        }
         match &e {
             TransportError::CorruptFrame { peer: None, .. } | TransportError::UnexpectedSource { .. } => {
                 // A stranger wrote to our port: the transport dropped the frame; carry on.
@@ -413,6 +424,8 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             control: control_tx.clone(),
             names: names.clone(),
             hello: hello.clone(),
+            reported: Default::default(),
+            shutting_down: Default::default(),
         };
         let dispatch_thread = std::thread::Builder::new()
             .name("d4r-dispatch".into())

@@ -90,9 +90,25 @@ struct Shared {
     started: Instant,
     last_unit_ns: AtomicU64,
     aborted: AtomicBool,
+    /// Emptied batch buffers, handed back to senders: batches reuse warm memory instead of
+    /// a fresh allocation (and its page faults) per hop.
+    pool: (crossbeam_channel::Sender<Vec<Value>>, crossbeam_channel::Receiver<Vec<Value>>),
 }
 
 impl Shared {
+    /// An empty buffer with room for a batch (recycled when one is free).
+    fn buffer(&self) -> Vec<Value> {
+        self.pool.1.try_recv().unwrap_or_default()
+    }
+
+    /// Gives an emptied buffer back for reuse.
+    fn recycle(&self, mut units: Vec<Value>) {
+        if units.capacity() >= self.options.batch_size / 2 {
+            units.clear();
+            let _ = self.pool.0.try_send(units);
+        }
+    }
+
     fn mailboxes(&self) -> &[Mailbox<Delivery>] {
         self.mailboxes.get().map_or(&[], |m| m)
     }
@@ -155,12 +171,12 @@ impl Sink for ActorSink<'_> {
 
 impl Deliver for Sender<'_> {
     fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort> {
-        let units = std::mem::take(units);
+        let units = std::mem::replace(units, self.shared.buffer());
         self.send(to, Delivery { to, body: Body::Units { port, units } })
     }
 
     fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
-        let units = std::mem::take(units);
+        let units = std::mem::replace(units, self.shared.buffer());
         let to = self.shared.collector_index();
         self.send(to, Delivery { to, body: Body::Collect { name: name.clone(), units } })
     }
@@ -246,6 +262,7 @@ impl Core {
             }
             Ok(flow)
         });
+        self.shared.recycle(units);
         self.shared.touch();
         self.note(flow);
     }
@@ -526,6 +543,8 @@ impl Handler<Envelope<Delivery>> for CollectorActor {
                     self.shared.abort(format!("cannot write collected outputs: {e}"));
                 }
             }
+            drop(guard);
+            self.shared.recycle(units);
         }
     }
 }
@@ -591,22 +610,30 @@ impl Host {
             started: Instant::now(),
             last_unit_ns: AtomicU64::new(0),
             aborted: AtomicBool::new(false),
+            pool: crossbeam_channel::bounded(256),
         });
         let hosted: Vec<usize> = (0..plan.instances().len()).filter(|g| shared.local[*g]).collect();
-        let on_arbiters = hosted
+        // Instances that live on arbiters (roots and blocking PEs have threads of their own),
+        // spread in topological order over as many arbiters as `-n` asks (one per process in
+        // a multi-process run), in contiguous chunks: chatty neighbours share a thread, and no
+        // arbiter sits idle for a slot that only holds a root.
+        let on_arbiters: Vec<usize> = hosted
             .iter()
+            .copied()
             .filter(|g| {
-                let pe = &plan.pes()[plan.instances()[**g].pe];
+                let pe = &plan.pes()[plan.instances()[*g].pe];
                 !pe.is_root && !pe.spec.blocking
             })
-            .map(|g| plan.instances()[*g].slot)
-            .collect::<std::collections::BTreeSet<_>>();
+            .collect();
         let arbiter_count = match slot {
-            None => plan.processes().min(plan.used_slots()).max(1),
-            Some(_) => 1,
+            None => plan.processes().min(on_arbiters.len()),
+            Some(_) => on_arbiters.len().min(1),
         };
-        let arbiters: Vec<Arbiter> =
-            (0..if on_arbiters.is_empty() { 0 } else { arbiter_count }).map(|_| Arbiter::new()).collect();
+        let arbiters: Vec<Arbiter> = (0..arbiter_count).map(|_| Arbiter::new()).collect();
+        let arbiter_of = |global: usize| {
+            let i = on_arbiters.iter().position(|g| *g == global).unwrap_or(0);
+            i * arbiter_count / on_arbiters.len().max(1)
+        };
         let capacity = shared.options.mailbox_batches;
         let n = plan.instances().len();
         let mut local_mailboxes: Vec<Option<Mailbox<Delivery>>> = (0..=n).map(|_| None).collect();
@@ -629,7 +656,7 @@ impl Host {
                 }
             } else {
                 let s = shared.clone();
-                let arbiter = &arbiters[placed.slot % arbiters.len().max(1)];
+                let Some(arbiter) = arbiters.get(arbiter_of(global)) else { continue };
                 let addr = InstanceActor::start_in_arbiter(&arbiter.handle(), move |_| InstanceActor {
                     shared: s,
                     global,
