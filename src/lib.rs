@@ -56,3 +56,8 @@ pub use plan::Plan;
 pub use runner::{Role, RunResult, Runner};
 pub use runtime::options::RunOptions;
 pub use value::Value;
+
+/// The README's example, compiled as a doc test so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
