@@ -42,15 +42,29 @@ use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
 
+/// The most instances a plan may have (a guard against `-n` typos exhausting memory).
+pub const MAX_INSTANCES: usize = 1 << 16;
+
 /// Why no plan could be made.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum PlanError {
     /// `-n 0`.
     #[error("the number of processes must be at least 1 (got -n 0)")]
     NoProcesses,
+    /// More instances than a plan can hold.
+    #[error("-n {processes} would create {instances} PE instances; at most {MAX_INSTANCES} are supported")]
+    TooManyInstances {
+        /// `-n`.
+        processes: usize,
+        /// Instances the rules would create.
+        instances: usize,
+    },
     /// The graph does not validate.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The graph broke an invariant its API guarantees (a bug: please report it).
+    #[error("internal error while planning: {0}")]
+    Internal(String),
     /// `-n` differs from the number of MPI ranks started.
     #[error("-n {asked} does not match the {ranks} MPI rank(s) mpirun started (omit -n, or use mpirun -n {asked})")]
     RankMismatch {
@@ -161,8 +175,10 @@ impl Plan {
         let index_of: HashMap<PeId, usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let roots = graph.roots();
         let is_root: Vec<bool> = order.iter().map(|id| roots.contains(id)).collect();
-        let specs: Vec<&PeSpec> =
-            order.iter().map(|id| graph.spec(*id).expect("ordered ids are PEs")).collect();
+        let specs: Vec<&PeSpec> = order
+            .iter()
+            .map(|id| graph.spec(*id).ok_or_else(|| PlanError::Internal(format!("{id} is not a PE"))))
+            .collect::<Result<_, _>>()?;
 
         // Instance counts.
         let fixed_total: usize = order
@@ -182,6 +198,10 @@ impl Plan {
         let counts: Vec<usize> = (0..order.len())
             .map(|i| if is_root[i] { 1 } else { specs[i].numprocesses.unwrap_or(share) })
             .collect();
+        let total = counts.iter().fold(0usize, |a, c| a.saturating_add(*c));
+        if total > MAX_INSTANCES || processes > MAX_INSTANCES {
+            return Err(PlanError::TooManyInstances { processes, instances: total });
+        }
 
         // Partitions of the sharing PEs when slots run short.
         let groups =
@@ -228,15 +248,28 @@ impl Plan {
         let mut pes: Vec<PlannedPe> = Vec::with_capacity(order.len());
         for (p, id) in order.iter().enumerate() {
             let spec = specs[p].clone();
-            let pe_ref = graph.pes().find(|r| r.id == *id).expect("ordered ids are PEs");
+            let pe_ref = graph
+                .pes()
+                .find(|r| r.id == *id)
+                .ok_or_else(|| PlanError::Internal(format!("{id} is not a PE")))?;
             let outputs: Vec<Arc<str>> = spec.outputs.iter().map(|o| Arc::from(o.name.as_str())).collect();
             let inputs: Vec<Arc<str>> = spec.inputs.iter().map(|i| Arc::from(i.name.as_str())).collect();
             let mut routes = vec![Vec::new(); outputs.len()];
             for c in graph.connections().iter().filter(|c| c.from == *id) {
-                let out = spec.outputs.iter().position(|o| o.name == c.from_port).expect("validated port");
+                let unknown =
+                    |port: &str| PlanError::Internal(format!("connection from unknown port {port}"));
+                let out = spec
+                    .outputs
+                    .iter()
+                    .position(|o| o.name == c.from_port)
+                    .ok_or_else(|| unknown(&c.from_port))?;
                 let to = index_of[&c.to];
                 let to_spec = specs[to];
-                let port = to_spec.inputs.iter().position(|i| i.name == c.to_port).expect("validated port");
+                let port = to_spec
+                    .inputs
+                    .iter()
+                    .position(|i| i.name == c.to_port)
+                    .ok_or_else(|| unknown(&c.to_port))?;
                 routes[out].push(Route {
                     to,
                     port,
