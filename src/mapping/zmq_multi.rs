@@ -121,6 +121,10 @@ fn zmq_config(options: &RunOptions) -> ZmqConfig {
         peer_timeout,
         heartbeat_interval: (peer_timeout / 4).max(Duration::from_millis(100)),
         first_contact_timeout: Some(options.cluster.join_timeout),
+        // Everything that matters is acknowledged by the protocol (credits, DONE, REPORT and
+        // BYE) before the sockets close; what may still wait at close is a goodbye to a peer
+        // that has already gone, which must not hold the exit.
+        linger: Duration::from_millis(200),
         ..ZmqConfig::default()
     }
 }
@@ -351,6 +355,7 @@ pub(crate) fn run_coordinator(
         aborts: Some(aborts),
         hello,
     });
+    let elapsed = started.elapsed();
     let closing = bridge.shutdown();
     workers.finish(if outcome.is_ok() { Duration::from_secs(10) } else { Duration::from_millis(200) });
     let outcome = outcome.map_err(RunError::Aborted)?;
@@ -364,7 +369,7 @@ pub(crate) fn run_coordinator(
     let report = RunReport::from_stats(
         "zmq_multi",
         plan,
-        started.elapsed(),
+        elapsed,
         outcome.tail,
         outcome.stats,
         outputs.total,

@@ -35,6 +35,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
+/// Remote mailboxes hold this many times `--mailbox` batches.
+const REMOTE_CREDIT_FACTOR: usize = 4;
+
 /// What one process needs to take part in a run.
 pub(crate) struct ProcessConfig {
     pub plan: Arc<Plan>,
@@ -75,6 +78,7 @@ enum Control {
     Report { from: usize, report: wire::Report },
     Abort(String),
     Shutdown,
+    Bye,
 }
 
 fn unix_ns() -> u64 {
@@ -312,6 +316,9 @@ impl Dispatcher {
                 self.shutting_down.set(true);
                 let _ = self.control.send(Control::Shutdown);
             }
+            wire::BYE => {
+                let _ = self.control.send(Control::Bye);
+            }
             other => {
                 self.abort(format!("{} sent a frame of unknown kind {other}", self.name(peer)));
                 return false;
@@ -387,7 +394,9 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                 },
             )
         };
-        let capacity = options.mailbox_batches;
+        // Batches to another process wait longer for their credit (a round trip through two
+        // transport threads): more credits keep the pipe full.
+        let capacity = options.mailbox_batches * REMOTE_CREDIT_FACTOR;
         let mailboxes: Vec<Mailbox<Delivery>> = (0..=n)
             .map(|g| match host.local_mailbox(g) {
                 Some(m) => m.clone(),
@@ -466,8 +475,23 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                     last_unit_unix_ns: host_start_unix + host.last_unit().as_nanos() as u64,
                 };
                 // Wait until the proxy has handed the report (and the frames queued before it)
-                // to the transport.
+                // to the transport, then for the coordinator's acknowledgement: after it,
+                // closing the sockets loses nothing.
                 let _ = proxy.send(Forward { to: 0, frame: wire::report(&report) }).await;
+                let ack = tokio::time::timeout(options.cluster.peer_timeout.max(Duration::from_secs(1)), async {
+                    loop {
+                        match control.recv().await {
+                            Some(Control::Bye) | None => return None,
+                            Some(Control::Abort(why)) => return Some(why),
+                            Some(_) => {}
+                        }
+                    }
+                });
+                match ack.await {
+                    Ok(Some(why)) => aborted = Some(why),
+                    Ok(None) => {}
+                    Err(_) => tracing::warn!("no acknowledgement of the final report from the coordinator"),
+                }
                 break;
             }
             tokio::select! {
@@ -494,6 +518,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                     Some(Control::Done { .. }) => {}
                     Some(Control::Report { from, report }) => {
                         reports_left = reports_left.saturating_sub(1);
+                        let _ = sender.send(from as PeerId, wire::empty(wire::BYE, 0));
                         match wire::decode_dead(&report.dead_kept) {
                             Ok(letters) => dead.merge(report.dead_total, letters),
                             Err(e) => tracing::warn!("{}: unreadable dead letters: {e}", names.get(from).map_or("a worker", |s| s)),
@@ -503,6 +528,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                     }
                     Some(Control::Abort(why)) => { aborted = Some(why); break; }
                     Some(Control::Shutdown) => shutdown = true,
+                    Some(Control::Bye) => {}
                     None => { aborted = Some("the dispatcher stopped unexpectedly".into()); break; }
                 },
             }

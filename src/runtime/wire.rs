@@ -14,6 +14,7 @@
 //! | `REPORT` | 0 | bincode [`Report`]: dead letters (value codec), peak RSS, last unit time |
 //! | `ABORT` | 0 | UTF-8 reason |
 //! | `SHUTDOWN` | 0 | empty |
+//! | `BYE` | 0 | empty: the coordinator has a worker's report; the worker may close |
 
 use crate::plan::CollectName;
 use crate::runtime::report::{DeadLetter, InstanceStats};
@@ -40,6 +41,8 @@ pub(crate) const REPORT: u8 = 7;
 pub(crate) const ABORT: u8 = 8;
 /// The coordinator ends the run.
 pub(crate) const SHUTDOWN: u8 = 9;
+/// The coordinator has a worker's final report: the worker may close its sockets.
+pub(crate) const BYE: u8 = 10;
 
 /// Largest bincode control message accepted.
 const CONTROL_LIMIT: usize = 16 << 20;
