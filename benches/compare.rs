@@ -1241,29 +1241,6 @@ impl Pe for Flaky {
     }
 }
 
-/// Counts and sums integers; writes `{"count", "sum"}` at end of stream.
-#[derive(Clone, Default)]
-struct CountSum {
-    count: i64,
-    sum: i64,
-}
-
-impl Pe for CountSum {
-    fn spec(&self) -> PeSpec {
-        PeSpec::new("sink").input("input").output("output")
-    }
-
-    fn process(&mut self, _port: &str, unit: Value, _out: &mut Output<'_>) -> Result<(), PeError> {
-        self.count += 1;
-        self.sum += unit.try_int()?;
-        Ok(())
-    }
-
-    fn postprocess(&mut self, out: &mut Output<'_>) -> Result<(), PeError> {
-        out.write("output", Value::map([("count", self.count), ("sum", self.sum)]))
-    }
-}
-
 /// source 1..=n → flaky → count and sum.
 fn flaky_graph(every: i64, probe: Arc<Probe>) -> Result<WorkflowGraph, GraphError> {
     let mut g = WorkflowGraph::new("supervision");
@@ -1275,7 +1252,7 @@ fn flaky_graph(every: i64, probe: Arc<Probe>) -> Result<WorkflowGraph, GraphErro
         Ok(())
     }))?;
     let flaky = g.add(Flaky { every, probe })?;
-    let sink = g.add(CountSum::default())?;
+    let sink = g.add(pipeline::Sink::default())?;
     g.connect(source, "output", flaky, "input")?;
     g.connect(flaky, "output", sink, "input")?;
     Ok(g)

@@ -14,9 +14,10 @@
 
 use dispel4rs::{GraphError, Iterative, Output, Pe, PeError, PeSpec, Producer, Value, WorkflowGraph};
 
-/// Counts and sums integers; writes `{"count", "sum"}` at end of stream.
+/// Counts and sums integers; writes `{"count", "sum"}` at end of stream (shared with the
+/// benchmarks, which include this file).
 #[derive(Clone, Default)]
-struct Sink {
+pub struct Sink {
     count: i64,
     sum: i64,
 }

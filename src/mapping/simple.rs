@@ -11,7 +11,6 @@
 //! right away) and is finished; every upstream instance of a PE comes before it.
 
 use super::{MappingResult, RunError};
-use crate::grouping::MissingField;
 use crate::pe::{Abort, Sink};
 use crate::plan::{CollectName, Plan};
 use crate::runtime::collect::Collector;
@@ -19,7 +18,7 @@ use crate::runtime::inputs::RootInputs;
 use crate::runtime::instance::{Flow, Instance};
 use crate::runtime::options::RunOptions;
 use crate::runtime::outlet::{Deliver, Outlet};
-use crate::runtime::report::{peak_rss_bytes, DeadLetter, DeadLetters, InstanceReport, RunReport};
+use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceReport, RunReport};
 use crate::value::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,21 +28,19 @@ struct Slot {
     outlet: Outlet,
 }
 
-struct Simple<'p> {
-    plan: &'p Plan,
+struct Simple {
     slots: Vec<Option<Box<Slot>>>,
     collector: Collector,
-    dead: Arc<DeadLetters>,
     /// Time spent in nested deliveries, per level of the current delivery stack.
     nested: Vec<Duration>,
 }
 
-struct SimpleSink<'s, 'p> {
-    exec: &'s mut Simple<'p>,
+struct SimpleSink<'s> {
+    exec: &'s mut Simple,
     outlet: &'s mut Outlet,
 }
 
-impl Sink for SimpleSink<'_, '_> {
+impl Sink for SimpleSink<'_> {
     fn flush(&mut self, port: usize, batch: &mut Vec<Value>) -> Result<(), Abort> {
         self.outlet.dispatch(port, batch, self.exec)
     }
@@ -58,7 +55,7 @@ fn settle(inst: &mut Instance, mut flow: Flow, sink: &mut dyn Sink) -> Result<()
     Ok(())
 }
 
-impl Simple<'_> {
+impl Simple {
     fn take(&mut self, global: usize) -> Result<Box<Slot>, Abort> {
         self.slots.get_mut(global).and_then(Option::take).ok_or_else(|| {
             Abort(format!("internal error: instance {global} re-entered (the graph must be acyclic)"))
@@ -69,7 +66,7 @@ impl Simple<'_> {
     fn with_slot(
         &mut self,
         global: usize,
-        f: impl FnOnce(&mut Instance, &mut SimpleSink<'_, '_>) -> Result<(), Abort>,
+        f: impl FnOnce(&mut Instance, &mut SimpleSink<'_>) -> Result<(), Abort>,
     ) -> Result<(), Abort> {
         let mut slot = self.take(global)?;
         let span = slot.inst.span().clone();
@@ -102,7 +99,7 @@ impl Simple<'_> {
     }
 }
 
-impl Deliver for Simple<'_> {
+impl Deliver for Simple {
     fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort> {
         self.with_slot(to, |inst, sink| {
             let flow = inst.process_batch(port, units, sink)?;
@@ -112,18 +109,6 @@ impl Deliver for Simple<'_> {
 
     fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
         self.collector.push(name, units).map_err(|e| Abort(format!("cannot write collected outputs: {e}")))
-    }
-
-    fn unroutable(&mut self, unit: Value, to_pe: usize, port: usize, error: MissingField) {
-        let pe = &self.plan.pes()[to_pe];
-        self.dead.record(DeadLetter {
-            pe: pe.name.clone(),
-            instance: 0,
-            port: pe.inputs[port].clone(),
-            unit,
-            error: format!("could not be routed: {error}"),
-            attempts: 0,
-        });
     }
 }
 
@@ -136,12 +121,13 @@ pub(crate) fn run(
     dead: Arc<DeadLetters>,
 ) -> Result<MappingResult, RunError> {
     let started = Instant::now();
-    let mut exec = Simple { plan, slots: Vec::new(), collector, dead: dead.clone(), nested: Vec::new() };
+    let mut exec = Simple { slots: Vec::new(), collector, nested: Vec::new() };
     let mut flows = Vec::new();
     for (g, planned) in plan.instances().iter().enumerate() {
         let pe = &plan.pes()[planned.pe];
         let (inst, flow) = Instance::new(pe, planned.index, g, options, dead.clone());
-        exec.slots.push(Some(Box::new(Slot { inst, outlet: Outlet::new(plan, planned.pe, planned.index) })));
+        let outlet = Outlet::new(plan, planned.pe, planned.index, dead.clone());
+        exec.slots.push(Some(Box::new(Slot { inst, outlet })));
         flows.push(flow);
     }
     for (g, flow) in flows.into_iter().enumerate() {

@@ -14,7 +14,6 @@
 //! * End of stream: an instance ends once every upstream instance has sent it `Eos`; then
 //!   `postprocess` runs, what it writes is sent, and only then does it send `Eos` on.
 
-use crate::grouping::MissingField;
 use crate::pe::{Abort, Sink};
 use crate::plan::{CollectName, Plan};
 use crate::runtime::collect::{CollectedOutputs, Collector};
@@ -22,7 +21,7 @@ use crate::runtime::inputs::RootInputs;
 use crate::runtime::instance::{Flow, Instance};
 use crate::runtime::options::RunOptions;
 use crate::runtime::outlet::{Deliver, Outlet};
-use crate::runtime::report::{DeadLetter, DeadLetters, InstanceStats};
+use crate::runtime::report::{DeadLetters, InstanceStats};
 use crate::value::Value;
 use actix::prelude::*;
 use dispel4rs_actors::credits::Closed;
@@ -180,18 +179,6 @@ impl Deliver for Sender<'_> {
         let to = self.shared.collector_index();
         self.send(to, Delivery { to, body: Body::Collect { name: name.clone(), units } })
     }
-
-    fn unroutable(&mut self, unit: Value, to_pe: usize, port: usize, error: MissingField) {
-        let pe = &self.shared.plan.pes()[to_pe];
-        self.shared.dead.record(DeadLetter {
-            pe: pe.name.clone(),
-            instance: 0,
-            port: pe.inputs[port].clone(),
-            unit,
-            error: format!("could not be routed: {error}"),
-            attempts: 0,
-        });
-    }
 }
 
 /// The mapping-independent part of an instance actor.
@@ -215,7 +202,7 @@ impl Core {
         let planned = shared.plan.instances()[global];
         let pe = &shared.plan.pes()[planned.pe];
         let (inst, flow) = Instance::new(pe, planned.index, global, &shared.options, shared.dead.clone());
-        let outlet = Outlet::new(&shared.plan, planned.pe, planned.index);
+        let outlet = Outlet::new(&shared.plan, planned.pe, planned.index, shared.dead.clone());
         let core = Core {
             global,
             inst,

@@ -5,10 +5,12 @@
 //! spread over several instances is split into one batch per instance (scratch buffers are
 //! reused); fan-out clones the batch for every route but the last, which gets the original.
 
-use crate::grouping::{GroupingRouter, MissingField, Pick};
+use crate::grouping::{GroupingRouter, Pick};
 use crate::pe::Abort;
 use crate::plan::{CollectName, Plan};
+use crate::runtime::report::{DeadLetter, DeadLetters};
 use crate::value::Value;
+use std::sync::Arc;
 
 /// Where an outlet sends what it routes: implemented by each mapping.
 pub trait Deliver {
@@ -18,14 +20,13 @@ pub trait Deliver {
 
     /// Hands units written on an unconnected output to the collector. Must leave `units` empty.
     fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort>;
-
-    /// A unit that could not be routed (a group-by field is missing).
-    fn unroutable(&mut self, unit: Value, to_pe: usize, port: usize, error: MissingField);
 }
 
 struct RouteState {
     router: GroupingRouter,
-    to_pe: usize,
+    /// Destination PE and input, for the dead letter of a unit that cannot be routed.
+    to_pe: Arc<str>,
+    to_port: Arc<str>,
     port: usize,
     first: usize,
     splits: Vec<Vec<Value>>,
@@ -40,11 +41,13 @@ struct PortOut {
 /// The routing state of one sending instance. See the [module documentation](self).
 pub struct Outlet {
     ports: Vec<PortOut>,
+    /// Where units that cannot be routed (a group-by field is missing) go.
+    dead: Arc<DeadLetters>,
 }
 
 impl Outlet {
     /// The outlet of instance `index` of plan PE `pe`.
-    pub fn new(plan: &Plan, pe: usize, index: usize) -> Self {
+    pub fn new(plan: &Plan, pe: usize, index: usize, dead: Arc<DeadLetters>) -> Self {
         let planned = &plan.pes()[pe];
         let ports = planned
             .routes
@@ -55,7 +58,8 @@ impl Outlet {
                     .iter()
                     .map(|r| RouteState {
                         router: GroupingRouter::new(&r.grouping, r.instances.len(), index),
-                        to_pe: r.to,
+                        to_pe: plan.pes()[r.to].name.clone(),
+                        to_port: plan.pes()[r.to].inputs[r.port].clone(),
                         port: r.port,
                         first: r.instances.start,
                         splits: Vec::new(),
@@ -65,7 +69,7 @@ impl Outlet {
                 scratch: Vec::new(),
             })
             .collect();
-        Outlet { ports }
+        Outlet { ports, dead }
     }
 
     /// Routes a batch written on output `port`; leaves `batch` empty.
@@ -93,16 +97,21 @@ impl Outlet {
             if i < last {
                 out.scratch.clear();
                 out.scratch.extend(batch.iter().cloned());
-                route_batch(route, &mut out.scratch, to)?;
+                route_batch(route, &mut out.scratch, to, &self.dead)?;
             } else {
-                route_batch(route, batch, to)?;
+                route_batch(route, batch, to, &self.dead)?;
             }
         }
         Ok(())
     }
 }
 
-fn route_batch(route: &mut RouteState, units: &mut Vec<Value>, to: &mut dyn Deliver) -> Result<(), Abort> {
+fn route_batch(
+    route: &mut RouteState,
+    units: &mut Vec<Value>,
+    to: &mut dyn Deliver,
+    dead: &DeadLetters,
+) -> Result<(), Abort> {
     if units.is_empty() {
         return Ok(());
     }
@@ -123,7 +132,14 @@ fn route_batch(route: &mut RouteState, units: &mut Vec<Value>, to: &mut dyn Deli
                 }
                 route.splits[n - 1].push(unit);
             }
-            Err(e) => to.unroutable(unit, route.to_pe, route.port, e),
+            Err(e) => dead.record(DeadLetter {
+                pe: route.to_pe.clone(),
+                instance: 0,
+                port: route.to_port.clone(),
+                unit,
+                error: format!("could not be routed: {e}"),
+                attempts: 0,
+            }),
         }
     }
     for (t, split) in route.splits.iter_mut().enumerate() {
