@@ -41,8 +41,8 @@ pub struct Failure {
     pub cause: FailureCause,
 }
 
-/// A batch of units arriving on one input, handed out one at a time. See the
-/// [module documentation](self).
+/// A batch of units arriving on one input, handed out one at a time by
+/// [`Pe::process_batch`](crate::Pe::process_batch), each supervised on its own.
 ///
 /// Invariant: the units in `units[..next]` have been moved out (their slots are logically
 /// uninitialised and are never dropped); `units[next..]` are still owned by the batch.

@@ -26,7 +26,8 @@ pub type ChainFn = Arc<dyn Fn(Value) -> Result<Value, PeError> + Send + Sync>;
 type InputMap = Vec<(String, Vec<(PeId, String)>)>;
 type OutputMap = Vec<(String, PeId, String)>;
 
-/// A subgraph with named input and output ports. See the [module documentation](self).
+/// A subgraph with named input and output ports, flattened by
+/// [`WorkflowGraph::add_composite`].
 pub struct Composite {
     name: String,
     graph: WorkflowGraph,
