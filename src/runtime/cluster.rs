@@ -436,14 +436,16 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             reported: Default::default(),
             shutting_down: Default::default(),
         };
+        if !coordinator {
+            proxy.do_send(Forward { to: 0, frame: Frame::new(wire::HELLO, 0, wire::to_bytes(&hello)) });
+        }
+        // The address tables first: a batch from another process must not reach a local actor
+        // before it knows where to send what it writes.
+        host.run(mailboxes, eos);
         let dispatch_thread = std::thread::Builder::new()
             .name("d4r-dispatch".into())
             .spawn(move || dispatcher.run(incoming, aborts))
             .map_err(|e| Abort(format!("cannot start a thread: {e}")))?;
-        if !coordinator {
-            proxy.do_send(Forward { to: 0, frame: Frame::new(wire::HELLO, 0, wire::to_bytes(&hello)) });
-        }
-        host.run(mailboxes, eos);
 
         let mut stats: Vec<Option<InstanceStats>> = vec![None; n];
         let mut local_left = (0..n).filter(|g| host.local_mailbox(*g).is_some()).count();

@@ -108,6 +108,9 @@ impl Shared {
         }
     }
 
+    /// The address table; empty only before [`Host::run`] installs it, and no unit can
+    /// be processed before then (roots start in `run`, other processes' batches are
+    /// dispatched after it).
     fn mailboxes(&self) -> &[Mailbox<Delivery>] {
         self.mailboxes.get().map_or(&[], |m| m)
     }
