@@ -1,7 +1,8 @@
 //! End of stream: `postprocess` runs exactly once per instance, after every upstream
 //! instance has ended, and what it writes reaches downstream before end of stream moves on.
 
-use dispel4rs::{Grouping, Mapping, Output, Pe, PeError, PeSpec, Producer, Runner, Value, WorkflowGraph};
+use dispel4rs::pe::counter;
+use dispel4rs::{Grouping, Mapping, Output, Pe, PeError, PeSpec, Runner, Value, WorkflowGraph};
 
 /// Counts what it receives; at end of stream writes `[name, instance, count]` to `output`
 /// (connected downstream) and `["done", name, instance]` to `report` (collected).
@@ -70,13 +71,7 @@ impl Pe for Last {
 
 fn graph() -> WorkflowGraph {
     let mut g = WorkflowGraph::new("eos");
-    let mut call = 0i64;
-    let p = g
-        .add(Producer::new("numbers", move |_, out: &mut Output<'_>| {
-            call += 1;
-            out.write("output", call)
-        }))
-        .unwrap();
+    let p = g.add(counter("numbers")).unwrap();
     let a = g.add(Stage { name: "a", instances: 3, received: 0 }).unwrap();
     let b = g.add(Stage { name: "b", instances: 2, received: 0 }).unwrap();
     let last = g.add(Last::default()).unwrap();

@@ -1,6 +1,7 @@
 //! Groupings, fan-out and fan-in keep their promises under every in-process mapping
 //! (`simple` and `multi`), and both give the same multiset for the same plan.
 
+use dispel4rs::pe::counter;
 use dispel4rs::{FnPe, Grouping, Mapping, Output, PeSpec, Producer, RunResult, Runner, Value, WorkflowGraph};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -109,13 +110,7 @@ fn one_to_all_reaches_every_instance_and_all_to_one_only_instance_0() {
 fn fan_out_and_fan_in_with_several_instances_on_each_side() {
     // producer -> a (2 instances) and b (3 instances); a and b -> merge (2 instances, two inputs).
     let mut g = WorkflowGraph::new("fan");
-    let mut call = 0i64;
-    let p = g
-        .add(Producer::new("numbers", move |_, out: &mut Output<'_>| {
-            call += 1;
-            out.write("output", call)
-        }))
-        .unwrap();
+    let p = g.add(counter("numbers")).unwrap();
     let a = g
         .add(FnPe::new(
             PeSpec::new("a").input("input").output("output").numprocesses(2),

@@ -2,6 +2,7 @@
 //! its factory, the failed unit is retried, then dead-lettered; the restart policy's limits
 //! hold; a PE that always fails neither hangs the run nor loops.
 
+use dispel4rs::pe::counter;
 use dispel4rs::{FnPe, Mapping, Output, PeError, PeSpec, Producer, RunResult, Runner, Value, WorkflowGraph};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,13 +14,7 @@ const MAPPINGS: [Mapping; 2] = [Mapping::Simple, Mapping::Multi];
 /// every unit divisible by `k` always) → collected.
 fn graph(k: i64, always: bool, instances: usize) -> WorkflowGraph {
     let mut g = WorkflowGraph::new("flaky");
-    let mut call = 0i64;
-    let p = g
-        .add(Producer::new("numbers", move |_, out: &mut Output<'_>| {
-            call += 1;
-            out.write("output", call)
-        }))
-        .unwrap();
+    let p = g.add(counter("numbers")).unwrap();
     // The set of units seen lives outside the PE: a restart (a fresh clone) must not reset it.
     let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     let flaky = g

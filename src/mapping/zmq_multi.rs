@@ -106,6 +106,11 @@ enum Rendezvous {
     Reject { reason: String },
 }
 
+fn encode(m: &Rendezvous) -> Result<Vec<u8>, RunError> {
+    wire::to_bytes(m)
+        .map_err(|e| RunError::Aborted(Abort(format!("cannot encode a rendezvous message: {e}"))))
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
@@ -329,12 +334,12 @@ pub(crate) fn run_coordinator(
             }
             other => Rendezvous::Reject { reason: format!("unexpected {other:?}") },
         };
-        server.send(&client, &wire::to_bytes(&reply)).map_err(|e| transport_error("rendezvous", e))?;
+        server.send(&client, &encode(&reply)?).map_err(|e| transport_error("rendezvous", e))?;
     }
     let addresses: Vec<String> = addresses.into_iter().flatten().collect();
     for (client, _) in &clients {
         let start = Rendezvous::Start { addresses: addresses.clone() };
-        server.send(client, &wire::to_bytes(&start)).map_err(|e| transport_error("rendezvous", e))?;
+        server.send(client, &encode(&start)?).map_err(|e| transport_error("rendezvous", e))?;
     }
     let connect_to = addresses.clone();
     bridge
@@ -409,7 +414,7 @@ pub fn run_worker(graph: &WorkflowGraph, join: &str, bind_host: &str) -> Result<
         .map_err(|e| transport_error(&format!("cannot reach the coordinator at {join}"), e))?;
     let (pid, host) = (std::process::id(), hostname());
     let send = |client: &mut RendezvousClient, m: &Rendezvous| {
-        client.send(&wire::to_bytes(m)).map_err(|e| transport_error(&format!("rendezvous with {join}"), e))
+        client.send(&encode(m)?).map_err(|e| transport_error(&format!("rendezvous with {join}"), e))
     };
     send(&mut client, &Rendezvous::Join { pid, host: host.clone() })?;
     let Rendezvous::Welcome { rank, options, inputs: input_spec } =

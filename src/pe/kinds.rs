@@ -57,6 +57,24 @@ where
     }
 }
 
+/// A root named `name` that writes its call counter (1, 2, 3, …) to `output` on each call,
+/// whatever its input: `-i N` makes it write 1..=N (dispel4py's `TestProducer`).
+///
+/// ```
+/// use dispel4rs::{pe::counter, Runner, WorkflowGraph};
+/// let mut g = WorkflowGraph::new("count");
+/// g.add(counter("numbers")).unwrap();
+/// let r = Runner::new(&g).iterations(3).run().unwrap();
+/// assert_eq!(r.outputs.get("numbers", "output").unwrap(), &[1.into(), 2.into(), 3.into()]);
+/// ```
+pub fn counter(name: impl Into<String>) -> impl Pe + Clone {
+    let mut calls = 0i64;
+    Producer::new(name, move |_input: Value, out: &mut Output<'_>| {
+        calls += 1;
+        out.write_at(0, calls)
+    })
+}
+
 /// A function from one data unit to zero or one data unit, as used by [`Iterative`].
 pub trait UnitFn: Clone + Send + 'static {
     /// Applies the function and writes its result (if any) to output 0.

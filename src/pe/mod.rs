@@ -50,7 +50,7 @@ pub(crate) mod output;
 pub use batch::{Batch, Failure, FailureCause};
 pub use composite::{ChainFn, Composite};
 pub use error::PeError;
-pub use kinds::{Consumer, FilterMapFn, FnPe, Iterative, MapFn, Producer, UnitFn};
+pub use kinds::{counter, Consumer, FilterMapFn, FnPe, Iterative, MapFn, Producer, UnitFn};
 pub use output::{Abort, Output, OutputBuffers, Sink};
 
 use crate::graph::PeId;

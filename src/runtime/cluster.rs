@@ -437,7 +437,8 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             shutting_down: Default::default(),
         };
         if !coordinator {
-            proxy.do_send(Forward { to: 0, frame: Frame::new(wire::HELLO, 0, wire::to_bytes(&hello)) });
+            let bytes = wire::to_bytes(&hello).map_err(|e| Abort(format!("cannot encode the start-up check: {e}")))?;
+            proxy.do_send(Forward { to: 0, frame: Frame::new(wire::HELLO, 0, bytes) });
         }
         // The address tables first: a batch from another process must not reach a local actor
         // before it knows where to send what it writes.
@@ -479,7 +480,15 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                 // Wait until the proxy has handed the report (and the frames queued before it)
                 // to the transport, then for the coordinator's acknowledgement: after it,
                 // closing the sockets loses nothing.
-                let _ = proxy.send(Forward { to: 0, frame: wire::report(&report) }).await;
+                match wire::report(&report) {
+                    Ok(frame) => {
+                        let _ = proxy.send(Forward { to: 0, frame }).await;
+                    }
+                    Err(e) => {
+                        aborted = Some(format!("cannot encode this worker's report: {e}"));
+                        break;
+                    }
+                }
                 let ack = tokio::time::timeout(options.cluster.peer_timeout.max(Duration::from_secs(1)), async {
                     loop {
                         match control.recv().await {
@@ -503,7 +512,10 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                         if coordinator {
                             finished += 1;
                         } else {
-                            proxy.do_send(Forward { to: 0, frame: wire::done(global, &s) });
+                            match wire::done(global, &s) {
+                                Ok(frame) => proxy.do_send(Forward { to: 0, frame }),
+                                Err(e) => { aborted = Some(format!("cannot encode instance {global}'s counters: {e}")); break; }
+                            }
                         }
                         stats[global] = Some(*s);
                     }

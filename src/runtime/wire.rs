@@ -85,9 +85,9 @@ fn config() -> bincode::config::Configuration<
     bincode::config::standard().with_limit::<CONTROL_LIMIT>()
 }
 
-/// bincode-encodes a control message.
-pub(crate) fn to_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, config()).unwrap_or_default()
+/// bincode-encodes a control message (fails only above the control size limit).
+pub(crate) fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
+    bincode::serde::encode_to_vec(value, config()).map_err(|e| WireError::Control(e.to_string()))
 }
 
 /// Decodes a control message (with a size limit).
@@ -137,8 +137,8 @@ pub(crate) fn empty(kind: u8, channel: usize) -> Frame {
 }
 
 /// A `DONE` frame.
-pub(crate) fn done(global: usize, stats: &InstanceStats) -> Frame {
-    Frame::new(DONE, global as u32, to_bytes(stats))
+pub(crate) fn done(global: usize, stats: &InstanceStats) -> Result<Frame, WireError> {
+    Ok(Frame::new(DONE, global as u32, to_bytes(stats)?))
 }
 
 /// An `ABORT` frame.
@@ -147,13 +147,28 @@ pub(crate) fn abort(reason: &str) -> Frame {
 }
 
 /// A `REPORT` frame.
-pub(crate) fn report(report: &Report) -> Frame {
-    Frame::new(REPORT, 0, to_bytes(report))
+pub(crate) fn report(report: &Report) -> Result<Frame, WireError> {
+    Ok(Frame::new(REPORT, 0, to_bytes(report)?))
 }
 
-/// Dead letters as a value batch (for [`Report::dead_kept`]).
+/// Most bytes of dead letters a worker sends back: letters beyond it are counted in
+/// [`Report::dead_total`] (and are in the worker's log) but not carried.
+const DEAD_LETTER_BUDGET: usize = 4 << 20;
+
+/// Dead letters as a value batch (for [`Report::dead_kept`]), as many as fit the budget.
 pub(crate) fn encode_dead(letters: &[DeadLetter]) -> Vec<u8> {
-    let values: Vec<Value> = letters.iter().map(DeadLetter::to_value).collect();
+    let mut values: Vec<Value> = Vec::new();
+    let mut size = 0;
+    for letter in letters {
+        let v = letter.to_value();
+        let mut one = Vec::new();
+        crate::value::encode_value(&v, &mut one);
+        if size + one.len() > DEAD_LETTER_BUDGET {
+            break;
+        }
+        size += one.len();
+        values.push(v);
+    }
     let mut out = Vec::new();
     encode_values(&values, &mut out);
     out
@@ -209,7 +224,7 @@ mod tests {
     fn control_messages_round_trip() {
         let stats =
             InstanceStats { units_in: 5, restarts: 1, gave_up: Some("x".into()), ..Default::default() };
-        let f = done(3, &stats);
+        let f = done(3, &stats).unwrap();
         assert_eq!(from_bytes::<InstanceStats>(&f.payload).unwrap(), stats);
         let letter = DeadLetter {
             pe: Arc::from("p"),
@@ -224,7 +239,7 @@ mod tests {
             dead_kept: encode_dead(std::slice::from_ref(&letter)),
             ..Default::default()
         };
-        let back: Report = from_bytes(&report(&r).payload).unwrap();
+        let back: Report = from_bytes(&report(&r).unwrap().payload).unwrap();
         assert_eq!(decode_dead(&back.dead_kept).unwrap(), vec![letter]);
         assert!(from_bytes::<Hello>(&[0xff; 3]).is_err());
     }
