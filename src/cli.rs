@@ -21,7 +21,8 @@
 
 use crate::graph::WorkflowGraph;
 use crate::mapping::{Mapping, RunError};
-use crate::runner::{InputSpec, RunResult, Runner};
+use crate::runner::{RunResult, Runner};
+use crate::runtime::inputs::InputSource;
 use crate::runtime::options::RunOptions;
 use clap::builder::PossibleValue;
 use clap::{Parser, ValueEnum};
@@ -58,6 +59,11 @@ pub enum GraphFormat {
     Dot,
     /// Mermaid flowchart.
     Mermaid,
+}
+
+/// The defaults of every option: [`RunOptions::default`], the one place they are set.
+fn defaults() -> RunOptions {
+    RunOptions::default()
 }
 
 /// The options of a workflow binary.
@@ -105,27 +111,27 @@ pub struct Args {
     pub plan: bool,
 
     /// Data units per batch on every hop.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
+    #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
     pub batch_size: usize,
 
     /// Send a root's partial batch on after this many milliseconds.
-    #[arg(long, default_value_t = 2, value_name = "MS")]
+    #[arg(long, default_value_t = defaults().flush_interval.as_millis() as u64, value_name = "MS")]
     pub flush_ms: u64,
 
     /// Batches a mailbox holds before its senders wait (actor mappings).
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = defaults().mailbox_batches, value_name = "N")]
     pub mailbox: usize,
 
     /// Retries of a failed data unit before it is dead-lettered.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = defaults().max_retries, value_name = "N")]
     pub retries: u32,
 
     /// Restarts allowed per instance within --restart-window-ms before it is given up.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = defaults().restart.max_restarts, value_name = "N")]
     pub max_restarts: u32,
 
     /// The window for --max-restarts.
-    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    #[arg(long, default_value_t = defaults().restart.window.as_millis() as u64, value_name = "MS")]
     pub restart_window_ms: u64,
 
     /// Exit with status 0 even if data units were dead-lettered.
@@ -155,15 +161,15 @@ pub struct Args {
     pub join: Option<String>,
 
     /// zmq_multi: the host or interface this process's data socket binds to.
-    #[arg(long, default_value = "127.0.0.1", value_name = "HOST", help_heading = "zmq_multi")]
+    #[arg(long, default_value_t = defaults().cluster.bind_host, value_name = "HOST", help_heading = "zmq_multi")]
     pub bind_host: String,
 
     /// zmq_multi, mpi: seconds to wait for every process to join.
-    #[arg(long, default_value_t = 60, value_name = "S", help_heading = "zmq_multi")]
+    #[arg(long, default_value_t = defaults().cluster.join_timeout.as_secs(), value_name = "S", help_heading = "zmq_multi")]
     pub join_timeout_s: u64,
 
     /// zmq_multi: a process silent for this long is declared lost and the run fails.
-    #[arg(long, default_value_t = 3000, value_name = "MS", help_heading = "zmq_multi")]
+    #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi")]
     pub peer_timeout_ms: u64,
 
     /// Print neither the collected outputs nor the report.
@@ -207,16 +213,16 @@ impl Args {
     }
 
     /// The root inputs these arguments ask for (`-f` over `-d` over `-i`).
-    pub fn input_spec(&self) -> Result<InputSpec, String> {
+    pub fn input_spec(&self) -> Result<InputSource, String> {
         if let Some(path) = &self.file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read -f {}: {e}", path.display()))?;
-            return Ok(InputSpec::Json { text, source_name: format!("-f {}", path.display()) });
+            return Ok(InputSource::Json { text, source_name: format!("-f {}", path.display()) });
         }
         if let Some(text) = &self.data {
-            return Ok(InputSpec::Json { text: text.clone(), source_name: "-d".into() });
+            return Ok(InputSource::Json { text: text.clone(), source_name: "-d".into() });
         }
-        Ok(InputSpec::Iterations(self.iterations.unwrap_or(1)))
+        Ok(InputSource::Iterations(self.iterations.unwrap_or(1)))
     }
 }
 
@@ -301,7 +307,12 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
 fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
     #[cfg(feature = "zmq")]
     if args.mapping == Mapping::ZmqMulti {
-        return match crate::mapping::zmq_multi::run_worker(graph, join, &args.bind_host) {
+        return match crate::mapping::zmq_multi::run_worker(
+            graph,
+            join,
+            &args.bind_host,
+            Duration::from_secs(args.join_timeout_s),
+        ) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: zmq_multi worker (pid {}): {e}", std::process::id());

@@ -20,11 +20,13 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`abort`] | [`Abort`]: why a whole run stops (typed [`AbortReason`] and a message) |
+//! | [`sink`] | [`Sink`]: where an instance's full output batches go (one per mapping) |
 //! | [`value`] | the data unit [`Value`]: JSON, serde conversions, binary codec |
 //! | [`hash`] | the stable hash behind `group_by` (frozen, test vectors) |
-//! | [`pe`] | the [`Pe`] trait, [`PeSpec`], [`Output`], convenience kinds, [`Composite`] |
+//! | [`pe`] | the [`Pe`] trait, [`PeSpec`], [`Output`], convenience kinds |
 //! | [`grouping`] | [`Grouping`]s and the per-sender routing decision |
-//! | [`graph`] | [`WorkflowGraph`]: validated wiring, DOT and Mermaid export |
+//! | [`graph`] | [`WorkflowGraph`]: validated wiring, [`Composite`] PEs, DOT and Mermaid export |
 //! | [`plan`] | [`Plan`]: instances, placement on slots, routes (pure) |
 //! | [`runtime`] | shared by mappings: supervised instances, outlets, inputs, outputs, report |
 //! | [`mapping`] | one file per mapping; [`Mapping`] names them all |
@@ -36,6 +38,7 @@
 //! `dispel4rs-transports` (framed bytes between processes); neither knows about PEs.
 #![warn(missing_docs)]
 
+pub mod abort;
 pub mod cli;
 pub mod graph;
 pub mod grouping;
@@ -46,15 +49,18 @@ pub mod plan;
 pub mod rng;
 pub mod runner;
 pub mod runtime;
+pub mod sink;
 pub mod value;
 
-pub use graph::{GraphError, PeId, WorkflowGraph};
+pub use abort::{Abort, AbortReason};
+pub use graph::{Composite, GraphError, PeId, WorkflowGraph};
 pub use grouping::Grouping;
 pub use mapping::{Mapping, RunError};
-pub use pe::{Composite, Consumer, FnPe, InstanceInfo, Iterative, Output, Pe, PeError, PeSpec, Producer};
+pub use pe::{Consumer, FnPe, InstanceInfo, Iterative, Output, Pe, PeError, PeSpec, Producer};
 pub use plan::Plan;
 pub use runner::{Role, RunResult, Runner};
 pub use runtime::options::RunOptions;
+pub use sink::Sink;
 pub use value::Value;
 
 /// The README's example, compiled as a doc test so it cannot rot.

@@ -15,26 +15,11 @@ use crate::graph::WorkflowGraph;
 use crate::mapping::{multi, simple, Mapping, RunError};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
-use crate::runtime::inputs::RootInputs;
+use crate::runtime::inputs::{InputSource, RootInputs};
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{DeadLetters, RunReport};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// What the roots are called with.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum InputSpec {
-    /// Every root this many times with null (`-i`).
-    Iterations(u64),
-    /// A JSON object keyed by root name (`-d` text or the contents of `-f`);
-    /// `source_name` names it in errors.
-    Json {
-        /// The JSON text.
-        text: String,
-        /// `-d` or `-f FILE`.
-        source_name: String,
-    },
-}
 
 /// The outcome of a run.
 #[derive(Debug)]
@@ -65,7 +50,7 @@ pub struct Runner<'g> {
     graph: &'g WorkflowGraph,
     mapping: Mapping,
     options: RunOptions,
-    inputs: InputSpec,
+    inputs: InputSource,
     output_file: Option<PathBuf>,
 }
 
@@ -76,7 +61,7 @@ impl<'g> Runner<'g> {
             graph,
             mapping: Mapping::Simple,
             options: RunOptions::default(),
-            inputs: InputSpec::Iterations(1),
+            inputs: InputSource::Iterations(1),
             output_file: None,
         }
     }
@@ -95,18 +80,18 @@ impl<'g> Runner<'g> {
 
     /// `-i`.
     pub fn iterations(mut self, n: u64) -> Self {
-        self.inputs = InputSpec::Iterations(n);
+        self.inputs = InputSource::Iterations(n);
         self
     }
 
     /// `-d`: JSON root inputs.
     pub fn data(mut self, json: impl Into<String>) -> Self {
-        self.inputs = InputSpec::Json { text: json.into(), source_name: "-d".into() };
+        self.inputs = InputSource::Json { text: json.into(), source_name: "-d".into() };
         self
     }
 
     /// Root inputs.
-    pub fn inputs(mut self, inputs: InputSpec) -> Self {
+    pub fn inputs(mut self, inputs: InputSource) -> Self {
         self.inputs = inputs;
         self
     }
@@ -204,7 +189,7 @@ impl<'g> Runner<'g> {
         match crate::mapping::mpi::run(world, &plan, &inputs, &self.options, Some(collector), dead.clone())? {
             Some(result) => finish(result, &dead),
             None => {
-                let report = RunReport { mapping: "mpi".into(), ..RunReport::default() };
+                let report = RunReport { mapping: Mapping::Mpi.name().into(), ..RunReport::default() };
                 Ok(RunResult { outputs: CollectedOutputs::default(), report, role: Role::Worker { rank } })
             }
         }
@@ -213,10 +198,7 @@ impl<'g> Runner<'g> {
     /// Plan, root inputs, collector (a worker writes no output file) and dead letters.
     fn prepare(&self, worker: bool) -> Result<Prepared, RunError> {
         let plan = self.plan()?;
-        let inputs = match &self.inputs {
-            InputSpec::Iterations(n) => RootInputs::iterations(&plan, *n),
-            InputSpec::Json { text, source_name } => RootInputs::from_json(&plan, text, source_name)?,
-        };
+        let inputs = RootInputs::resolve(&plan, &self.inputs)?;
         for root in &inputs.unnamed_roots {
             tracing::warn!("root '{root}' has no input in -d/-f: it will not be called");
         }

@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// When a failing actor is restarted, and when it is given up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestartPolicy {
     /// Most restarts allowed within [`Self::window`]; one more gives up.
     pub max_restarts: u32,

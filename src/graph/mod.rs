@@ -23,10 +23,13 @@
 //! assert!(err.to_string().starts_with("PE 'inc' has no output port 'out'"));
 //! ```
 
+mod composite;
 mod export;
 
 use crate::grouping::Grouping;
-use crate::pe::{Composite, Pe, PeFactory, PeSpec};
+pub use composite::{ChainFn, Composite};
+
+use crate::pe::{Pe, PeFactory, PeSpec};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};

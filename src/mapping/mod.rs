@@ -8,7 +8,7 @@ pub(crate) mod simple;
 #[cfg(feature = "zmq")]
 pub mod zmq_multi;
 
-use crate::pe::Abort;
+use crate::abort::Abort;
 use crate::plan::PlanError;
 use crate::runtime::collect::CollectedOutputs;
 use crate::runtime::inputs::InputError;
@@ -150,4 +150,43 @@ impl RunError {
 pub(crate) struct MappingResult {
     pub outputs: CollectedOutputs,
     pub report: RunReport,
+}
+
+/// How a mapping's run ended, before the report is assembled (see [`MappingResult::assemble`]).
+pub(crate) struct RunEnd {
+    /// How long the run took.
+    pub elapsed: std::time::Duration,
+    /// From the last data unit processed to the end, where the mapping measures it.
+    pub tail: Option<std::time::Duration>,
+    /// Every instance's counters, by global id (`None`: it never reported).
+    pub stats: Vec<Option<crate::runtime::report::InstanceStats>>,
+    /// What the collector gathered (`None`: it was not finished, e.g. on a worker).
+    pub outputs: Option<std::io::Result<CollectedOutputs>>,
+    /// The peak resident memory of the run's processes, where known.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl MappingResult {
+    /// The one place where a mapping's result and report are assembled (every mapping ends
+    /// here; dead letters are added by the runner).
+    pub(crate) fn assemble(
+        mapping: Mapping,
+        plan: &crate::plan::Plan,
+        end: RunEnd,
+    ) -> Result<MappingResult, RunError> {
+        let outputs = end
+            .outputs
+            .unwrap_or_else(|| Ok(CollectedOutputs::default()))
+            .map_err(|e| RunError::io("cannot write collected outputs", e))?;
+        let report = RunReport::from_stats(
+            mapping.name(),
+            plan,
+            end.elapsed,
+            end.tail,
+            end.stats,
+            outputs.total,
+            end.peak_rss_bytes,
+        );
+        Ok(MappingResult { outputs, report })
+    }
 }

@@ -5,14 +5,15 @@
 //! back-off (a blocked MPI receive would burn a core). A failure on any rank aborts the
 //! whole job (`MPI_Abort`) after printing a message naming the rank.
 
-use super::{MappingResult, RunError};
-use crate::pe::Abort;
+use super::{Mapping, MappingResult, RunEnd, RunError};
+use crate::abort::{Abort, AbortReason};
 use crate::plan::Plan;
 use crate::runtime::cluster::{run_process, ProcessConfig};
 use crate::runtime::collect::Collector;
 use crate::runtime::inputs::RootInputs;
+use crate::runtime::launch::hostname;
 use crate::runtime::options::RunOptions;
-use crate::runtime::report::{DeadLetters, RunReport};
+use crate::runtime::report::DeadLetters;
 use crate::runtime::wire;
 use dispel4rs_transports::mpi::{MpiConfig, MpiTransport};
 use dispel4rs_transports::{Bridge, BridgeConfig};
@@ -35,8 +36,9 @@ pub(crate) fn init(options: &RunOptions) -> Result<World, RunError> {
         thread_name: "d4r-mpi".into(),
         ..BridgeConfig::default()
     };
-    let bridge = Bridge::spawn(config, || MpiTransport::init(MpiConfig::default()))
-        .map_err(|e| RunError::Aborted(Abort(format!("MPI could not start: {e}"))))?;
+    let bridge = Bridge::spawn(config, || MpiTransport::init(MpiConfig::default())).map_err(|e| {
+        RunError::Aborted(Abort::new(AbortReason::Transport, format!("MPI could not start: {e}")))
+    })?;
     let (rank, size) = (bridge.me() as usize, bridge.peers() as usize);
     Ok(World { bridge, rank, size })
 }
@@ -62,9 +64,7 @@ pub(crate) fn run(
     dead: Arc<DeadLetters>,
 ) -> Result<Option<MappingResult>, RunError> {
     let started = Instant::now();
-    let host =
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default();
-    let hello = wire::Hello { fingerprint: plan.fingerprint(), pid: std::process::id(), host };
+    let hello = wire::Hello { fingerprint: plan.fingerprint(), pid: std::process::id(), host: hostname() };
     let names = (0..world.size)
         .map(|r| if r == 0 { "rank 0 (the coordinator)".into() } else { format!("rank {r}") })
         .collect();
@@ -95,18 +95,12 @@ pub(crate) fn run(
     if rank != 0 {
         return Ok(None);
     }
-    let outputs = outcome
-        .outputs
-        .unwrap_or_else(|| Ok(Default::default()))
-        .map_err(|e| RunError::io("cannot write collected outputs", e))?;
-    let report = RunReport::from_stats(
-        "mpi",
-        plan,
-        started.elapsed(),
-        outcome.tail,
-        outcome.stats,
-        outputs.total,
-        outcome.peak_rss_bytes,
-    );
-    Ok(Some(MappingResult { outputs, report }))
+    let end = RunEnd {
+        elapsed: started.elapsed(),
+        tail: outcome.tail,
+        stats: outcome.stats,
+        outputs: outcome.outputs,
+        peak_rss_bytes: outcome.peak_rss_bytes,
+    };
+    MappingResult::assemble(Mapping::Mpi, plan, end).map(Some)
 }

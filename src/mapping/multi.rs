@@ -3,14 +3,13 @@
 //! PEs on threads of their own. The actor host (`runtime::host`) does the work; this file
 //! runs one host with every instance and the collector, and waits for the end.
 
-use super::{MappingResult, RunError};
-use crate::pe::Abort;
+use super::{Mapping, MappingResult, RunEnd, RunError};
 use crate::plan::Plan;
-use crate::runtime::collect::{CollectedOutputs, Collector};
+use crate::runtime::collect::Collector;
 use crate::runtime::host::{Done, Host, HostConfig};
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::options::RunOptions;
-use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats, RunReport};
+use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats};
 use actix::System;
 use std::sync::Arc;
 use std::time::Instant;
@@ -63,19 +62,14 @@ pub(crate) fn run(
         (stats, collected, aborted, tail)
     });
     if let Some(why) = aborted {
-        return Err(RunError::Aborted(Abort(why)));
+        return Err(RunError::Aborted(why));
     }
-    let outputs = collected
-        .unwrap_or_else(|| Ok(CollectedOutputs::default()))
-        .map_err(|e| RunError::io("cannot write collected outputs", e))?;
-    let report = RunReport::from_stats(
-        "multi",
-        plan,
-        started.elapsed(),
-        Some(tail),
+    let end = RunEnd {
+        elapsed: started.elapsed(),
+        tail: Some(tail),
         stats,
-        outputs.total,
-        peak_rss_bytes(),
-    );
-    Ok(MappingResult { outputs, report })
+        outputs: collected,
+        peak_rss_bytes: peak_rss_bytes(),
+    };
+    MappingResult::assemble(Mapping::Multi, plan, end)
 }

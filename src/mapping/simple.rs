@@ -10,15 +10,16 @@
 //! instance in turn flushes, runs `postprocess` (whose writes are processed downstream
 //! right away) and is finished; every upstream instance of a PE comes before it.
 
-use super::{MappingResult, RunError};
-use crate::pe::{Abort, Sink};
+use super::{Mapping, MappingResult, RunEnd, RunError};
+use crate::abort::Abort;
 use crate::plan::{CollectName, Plan};
 use crate::runtime::collect::Collector;
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::instance::{Flow, Instance};
 use crate::runtime::options::RunOptions;
 use crate::runtime::outlet::{Deliver, Outlet};
-use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceReport, RunReport};
+use crate::runtime::report::{peak_rss_bytes, DeadLetters};
+use crate::sink::Sink;
 use crate::value::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,7 +59,7 @@ fn settle(inst: &mut Instance, mut flow: Flow, sink: &mut dyn Sink) -> Result<()
 impl Simple {
     fn take(&mut self, global: usize) -> Result<Box<Slot>, Abort> {
         self.slots.get_mut(global).and_then(Option::take).ok_or_else(|| {
-            Abort(format!("internal error: instance {global} re-entered (the graph must be acyclic)"))
+            Abort::internal(format!("instance {global} re-entered (the graph must be acyclic)"))
         })
     }
 
@@ -108,7 +109,9 @@ impl Deliver for Simple {
     }
 
     fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
-        self.collector.push(name, units).map_err(|e| Abort(format!("cannot write collected outputs: {e}")))
+        self.collector
+            .push(name, units)
+            .map_err(|e| Abort::output(format!("cannot write collected outputs: {e}")))
     }
 }
 
@@ -157,30 +160,9 @@ pub(crate) fn run(
         exec.with_slot(g, |inst, sink| inst.finish(sink)).map_err(RunError::Aborted)?;
     }
 
-    let instances = exec
-        .slots
-        .iter()
-        .enumerate()
-        .filter_map(|(g, s)| s.as_ref().map(|s| (g, s)))
-        .map(|(g, s)| InstanceReport {
-            pe: s.inst.info().pe.clone(),
-            index: s.inst.info().index,
-            slot: plan.slot_of(g),
-            stats: s.inst.final_stats(),
-        })
-        .collect();
-    let outputs = exec.collector.finish().map_err(|e| RunError::io("cannot write collected outputs", e))?;
-    let report = RunReport {
-        mapping: "simple".into(),
-        graph: plan.graph_name().to_owned(),
-        processes: plan.processes(),
-        elapsed: started.elapsed(),
-        tail: None,
-        instances,
-        dead_letters_total: 0,
-        dead_letters: Vec::new(),
-        outputs: outputs.total,
-        peak_rss_bytes: peak_rss_bytes(),
-    };
-    Ok(MappingResult { outputs, report })
+    let stats = exec.slots.iter().map(|s| s.as_ref().map(|s| s.inst.final_stats())).collect();
+    let outputs = Some(exec.collector.finish());
+    let end =
+        RunEnd { elapsed: started.elapsed(), tail: None, stats, outputs, peak_rss_bytes: peak_rss_bytes() };
+    MappingResult::assemble(Mapping::Simple, plan, end)
 }

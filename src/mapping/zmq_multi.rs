@@ -10,86 +10,23 @@
 //! The coordinator collects the outputs and the report; a worker that dies or stops
 //! answering fails the run promptly with a message naming it.
 
-use super::{MappingResult, RunError};
+use super::{Mapping, MappingResult, RunEnd, RunError};
+use crate::abort::{Abort, AbortReason};
 use crate::graph::WorkflowGraph;
-use crate::pe::Abort;
 use crate::plan::Plan;
-use crate::runner::InputSpec;
 use crate::runtime::cluster::{run_process, ProcessConfig};
 use crate::runtime::collect::Collector;
-use crate::runtime::inputs::RootInputs;
+use crate::runtime::inputs::{InputSource, RootInputs};
+use crate::runtime::launch::{hostname, Manifest, WorkerProcesses};
 use crate::runtime::options::RunOptions;
-use crate::runtime::report::{DeadLetters, RunReport};
+use crate::runtime::report::DeadLetters;
 use crate::runtime::wire;
-use dispel4rs_actors::supervision::RestartPolicy;
 use dispel4rs_transports::rendezvous::{ClientId, RendezvousClient, RendezvousServer};
 use dispel4rs_transports::zmq::{ZmqConfig, ZmqTransport};
 use dispel4rs_transports::{Bridge, BridgeConfig, TransportError};
 use serde::{Deserialize, Serialize};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The run options a worker needs, as sent at rendezvous.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct OptionsWire {
-    processes: usize,
-    batch_size: usize,
-    flush_interval_us: u64,
-    max_retries: u32,
-    max_restarts: u32,
-    window_ms: u64,
-    max_consecutive: u32,
-    backoff_initial_us: u64,
-    backoff_max_us: u64,
-    mailbox_batches: usize,
-    dead_letters_kept: usize,
-    peer_timeout_ms: u64,
-    join_timeout_ms: u64,
-}
-
-impl OptionsWire {
-    fn from(o: &RunOptions) -> Self {
-        OptionsWire {
-            processes: o.processes,
-            batch_size: o.batch_size,
-            flush_interval_us: o.flush_interval.as_micros() as u64,
-            max_retries: o.max_retries,
-            max_restarts: o.restart.max_restarts,
-            window_ms: o.restart.window.as_millis() as u64,
-            max_consecutive: o.restart.max_consecutive,
-            backoff_initial_us: o.restart.backoff_initial.as_micros() as u64,
-            backoff_max_us: o.restart.backoff_max.as_micros() as u64,
-            mailbox_batches: o.mailbox_batches,
-            dead_letters_kept: o.dead_letters_kept,
-            peer_timeout_ms: o.cluster.peer_timeout.as_millis() as u64,
-            join_timeout_ms: o.cluster.join_timeout.as_millis() as u64,
-        }
-    }
-
-    fn options(&self) -> RunOptions {
-        let mut o = RunOptions {
-            processes: self.processes,
-            batch_size: self.batch_size.max(1),
-            flush_interval: Duration::from_micros(self.flush_interval_us),
-            max_retries: self.max_retries,
-            restart: RestartPolicy {
-                max_restarts: self.max_restarts,
-                window: Duration::from_millis(self.window_ms),
-                max_consecutive: self.max_consecutive,
-                backoff_initial: Duration::from_micros(self.backoff_initial_us),
-                backoff_max: Duration::from_micros(self.backoff_max_us),
-            },
-            mailbox_batches: self.mailbox_batches.max(1),
-            dead_letters_kept: self.dead_letters_kept,
-            ..RunOptions::default()
-        };
-        o.cluster.peer_timeout = Duration::from_millis(self.peer_timeout_ms);
-        o.cluster.join_timeout = Duration::from_millis(self.join_timeout_ms);
-        o
-    }
-}
 
 /// The rendezvous conversation (bincode).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,7 +34,7 @@ enum Rendezvous {
     /// worker → coordinator: let me in.
     Join { pid: u32, host: String },
     /// coordinator → worker: your rank, the run's options and inputs.
-    Welcome { rank: u32, options: OptionsWire, inputs: InputSpec },
+    Welcome { rank: u32, manifest: Box<Manifest> },
     /// worker → coordinator: my plan and my data address.
     Ready { rank: u32, hello: wire::Hello, address: String },
     /// coordinator → worker: every data address; start.
@@ -108,16 +45,7 @@ enum Rendezvous {
 
 fn encode(m: &Rendezvous) -> Result<Vec<u8>, RunError> {
     wire::to_bytes(m)
-        .map_err(|e| RunError::Aborted(Abort(format!("cannot encode a rendezvous message: {e}"))))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
+        .map_err(|e| RunError::Aborted(Abort::internal(format!("cannot encode a rendezvous message: {e}"))))
 }
 
 fn zmq_config(options: &RunOptions) -> ZmqConfig {
@@ -135,7 +63,7 @@ fn zmq_config(options: &RunOptions) -> ZmqConfig {
 }
 
 fn transport_error(context: &str, e: TransportError) -> RunError {
-    RunError::Aborted(Abort(format!("{context}: {e}")))
+    RunError::Aborted(Abort::new(AbortReason::Transport, format!("{context}: {e}")))
 }
 
 fn data_bridge(
@@ -157,93 +85,10 @@ fn data_bridge(
     Ok((bridge, endpoint))
 }
 
-/// Watches spawned workers: one that exits before the run is over aborts it.
-struct Workers {
-    children: Arc<Mutex<Vec<(u32, Child)>>>,
-    running: Arc<AtomicBool>,
-}
-
-impl Workers {
-    fn spawn(count: usize, join: &str, options: &RunOptions) -> Result<Workers, RunError> {
-        let exe = std::env::current_exe()
-            .map_err(|e| RunError::io("cannot find this program to start workers", e))?;
-        let mut children = Vec::new();
-        for i in 0..count {
-            let child = Command::new(&exe)
-                .args(["zmq_multi", "--join", join, "--bind-host", &options.cluster.bind_host])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .map_err(|e| RunError::io(format!("cannot start worker {} ({})", i + 1, exe.display()), e))?;
-            children.push((child.id(), child));
-        }
-        Ok(Workers { children: Arc::new(Mutex::new(children)), running: Arc::new(AtomicBool::new(true)) })
-    }
-
-    /// A child that has exited, if any: (pid, status text).
-    fn exited(&self) -> Option<(u32, String)> {
-        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
-        for (pid, child) in children.iter_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some((*pid, status.to_string()));
-            }
-        }
-        None
-    }
-
-    /// Starts a thread that reports a worker dying while the run is on.
-    fn watch(&self, names: Vec<(u32, String)>) -> crossbeam_channel::Receiver<String> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let (children, running) = (self.children.clone(), self.running.clone());
-        let _ = std::thread::Builder::new().name("d4r-watch".into()).spawn(move || {
-            while running.load(Ordering::SeqCst) {
-                {
-                    let mut children = children.lock().unwrap_or_else(|p| p.into_inner());
-                    for (pid, child) in children.iter_mut() {
-                        if let Ok(Some(status)) = child.try_wait() {
-                            if running.load(Ordering::SeqCst) && !status.success() {
-                                let name = names
-                                    .iter()
-                                    .find(|(p, _)| p == pid)
-                                    .map_or_else(|| format!("worker (pid {pid})"), |(_, n)| n.clone());
-                                let _ = tx.try_send(format!("{name} died ({status})"));
-                                return;
-                            }
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        rx
-    }
-
-    /// Ends the watch and reaps every child (killing those still running after `grace`).
-    fn finish(self, grace: Duration) {
-        self.running.store(false, Ordering::SeqCst);
-        let deadline = Instant::now() + grace;
-        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, child) in children.iter_mut() {
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() >= deadline => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        }
-    }
-}
-
 /// The coordinator's side: starts (or waits for) the workers, then runs slot 0.
 pub(crate) fn run_coordinator(
     plan: &Plan,
-    input_spec: &InputSpec,
+    input_spec: &InputSource,
     inputs: &RootInputs,
     options: &RunOptions,
     collector: Collector,
@@ -251,7 +96,8 @@ pub(crate) fn run_coordinator(
 ) -> Result<MappingResult, RunError> {
     let started = Instant::now();
     let n = plan.processes();
-    let peers = u32::try_from(n).map_err(|_| RunError::Aborted(Abort(format!("-n {n} is too large"))))?;
+    let peers = u32::try_from(n)
+        .map_err(|_| RunError::Aborted(Abort::new(AbortReason::Startup, format!("-n {n} is too large"))))?;
     let hello = wire::Hello { fingerprint: plan.fingerprint(), pid: std::process::id(), host: hostname() };
     let mut server = RendezvousServer::bind(&options.cluster.listen).map_err(|e| {
         transport_error(&format!("cannot listen for workers on {}", options.cluster.listen), e)
@@ -259,7 +105,12 @@ pub(crate) fn run_coordinator(
     let (bridge, my_address) = data_bridge(0, peers, options)?;
     tracing::info!("zmq_multi coordinator: rendezvous at {}, data socket at {my_address}", server.endpoint());
     let spawn = options.cluster.spawn.unwrap_or(n - 1).min(n - 1);
-    let workers = Workers::spawn(spawn, server.endpoint(), options)?;
+    let args: Vec<String> =
+        ["zmq_multi", "--join", server.endpoint(), "--bind-host", &options.cluster.bind_host]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    let workers = WorkerProcesses::spawn(spawn, &args, &[])?;
     if spawn < n - 1 {
         eprintln!(
             "zmq_multi: waiting for {} worker(s): start them with `<this program> zmq_multi --join {}` (add --bind-host <this host's address> on other hosts)",
@@ -267,30 +118,33 @@ pub(crate) fn run_coordinator(
             server.endpoint()
         );
     }
-    let welcome_options = OptionsWire::from(options);
+    let manifest = Manifest::new(options, input_spec);
     let deadline = Instant::now() + options.cluster.join_timeout;
     let mut next_rank = 1u32;
     let mut addresses: Vec<Option<String>> = vec![None; n];
     addresses[0] = Some(my_address);
     let mut clients: Vec<(ClientId, u32)> = Vec::new();
     let mut names: Vec<String> = vec!["the coordinator".to_owned(); n];
-    let mut pids: Vec<(u32, String)> = Vec::new();
     while addresses.iter().any(Option::is_none) {
         if Instant::now() >= deadline {
             workers.finish(Duration::from_millis(100));
             let joined = addresses.iter().filter(|a| a.is_some()).count() - 1;
-            return Err(RunError::Aborted(Abort(format!(
-                "only {joined} of {} workers joined at {} within {:?}",
-                n - 1,
-                server.endpoint(),
-                options.cluster.join_timeout
-            ))));
+            return Err(RunError::Aborted(Abort::new(
+                AbortReason::Startup,
+                format!(
+                    "only {joined} of {} workers joined at {} within {:?}",
+                    n - 1,
+                    server.endpoint(),
+                    options.cluster.join_timeout
+                ),
+            )));
         }
         if let Some((pid, status)) = workers.exited() {
             workers.finish(Duration::from_millis(100));
-            return Err(RunError::Aborted(Abort(format!(
-                "worker process {pid} exited before the run started ({status})"
-            ))));
+            return Err(RunError::Aborted(Abort::new(
+                AbortReason::Startup,
+                format!("worker process {pid} exited before the run started ({status})"),
+            )));
         }
         let Some((client, bytes)) =
             server.recv(Duration::from_millis(50)).map_err(|e| transport_error("rendezvous", e))?
@@ -312,9 +166,9 @@ pub(crate) fn run_coordinator(
                     let rank = next_rank;
                     next_rank += 1;
                     names[rank as usize] = format!("worker {rank} (pid {pid} on {host})");
-                    pids.push((pid, names[rank as usize].clone()));
+                    workers.label(pid, format!("worker {rank}"));
                     clients.push((client.clone(), rank));
-                    Rendezvous::Welcome { rank, options: welcome_options.clone(), inputs: input_spec.clone() }
+                    Rendezvous::Welcome { rank, manifest: Box::new(manifest.clone()) }
                 }
             }
             Rendezvous::Ready { rank, hello: theirs, address } => {
@@ -323,7 +177,7 @@ pub(crate) fn run_coordinator(
                     Rendezvous::Reject { reason: "ready without a welcome".into() }
                 } else if theirs.fingerprint != hello.fingerprint {
                     workers.finish(Duration::from_millis(100));
-                    return Err(RunError::Aborted(Abort(format!(
+                    return Err(RunError::Aborted(Abort::new(AbortReason::Startup, format!(
                         "{} runs a different workflow or options (plan fingerprint {:016x}, coordinator {:016x})",
                         names[rank as usize], theirs.fingerprint, hello.fingerprint
                     ))));
@@ -346,7 +200,7 @@ pub(crate) fn run_coordinator(
         .call(move |t| t.connect(&connect_to))
         .and_then(|r| r)
         .map_err(|e| transport_error("connect", e))?;
-    let aborts = workers.watch(pids);
+    let aborts = workers.watch();
     let outcome = run_process(ProcessConfig {
         plan: Arc::new(plan.clone()),
         options: options.clone(),
@@ -367,20 +221,14 @@ pub(crate) fn run_coordinator(
     if let Err(e) = closing {
         tracing::warn!("closing the data socket: {e}");
     }
-    let outputs = outcome
-        .outputs
-        .unwrap_or_else(|| Ok(Default::default()))
-        .map_err(|e| RunError::io("cannot write collected outputs", e))?;
-    let report = RunReport::from_stats(
-        "zmq_multi",
-        plan,
+    let end = RunEnd {
         elapsed,
-        outcome.tail,
-        outcome.stats,
-        outputs.total,
-        outcome.peak_rss_bytes,
-    );
-    Ok(MappingResult { outputs, report })
+        tail: outcome.tail,
+        stats: outcome.stats,
+        outputs: outcome.outputs,
+        peak_rss_bytes: outcome.peak_rss_bytes,
+    };
+    MappingResult::assemble(Mapping::ZmqMulti, plan, end)
 }
 
 fn receive(client: &mut RendezvousClient, join: &str, timeout: Duration) -> Result<Rendezvous, RunError> {
@@ -388,28 +236,39 @@ fn receive(client: &mut RendezvousClient, join: &str, timeout: Duration) -> Resu
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(RunError::Aborted(Abort(format!(
-                "no answer from the coordinator at {join} within {timeout:?}"
-            ))));
+            return Err(RunError::Aborted(Abort::new(
+                AbortReason::Startup,
+                format!("no answer from the coordinator at {join} within {timeout:?}"),
+            )));
         }
         let bytes = client
             .recv(left.min(Duration::from_millis(200)))
             .map_err(|e| transport_error(&format!("rendezvous with {join}"), e))?;
         if let Some(bytes) = bytes {
             return match wire::from_bytes::<Rendezvous>(&bytes) {
-                Ok(Rendezvous::Reject { reason }) => Err(RunError::Aborted(Abort(format!(
-                    "the coordinator at {join} refused this worker: {reason}"
-                )))),
+                Ok(Rendezvous::Reject { reason }) => Err(RunError::Aborted(Abort::new(
+                    AbortReason::Startup,
+                    format!("the coordinator at {join} refused this worker: {reason}"),
+                ))),
                 Ok(m) => Ok(m),
-                Err(e) => Err(RunError::Aborted(Abort(format!("a malformed message from {join}: {e}")))),
+                Err(e) => Err(RunError::Aborted(Abort::new(
+                    AbortReason::Startup,
+                    format!("a malformed message from {join}: {e}"),
+                ))),
             };
         }
     }
 }
 
 /// A worker's side: joins the coordinator at `join`, then runs the instances of the slot it
-/// is given. `bind_host` is the host or interface its data socket binds to.
-pub fn run_worker(graph: &WorkflowGraph, join: &str, bind_host: &str) -> Result<(), RunError> {
+/// is given. `bind_host` is the host or interface its data socket binds to; `join_timeout`
+/// bounds the wait for the coordinator's answers.
+pub fn run_worker(
+    graph: &WorkflowGraph,
+    join: &str,
+    bind_host: &str,
+    join_timeout: Duration,
+) -> Result<(), RunError> {
     let mut client = RendezvousClient::connect(join)
         .map_err(|e| transport_error(&format!("cannot reach the coordinator at {join}"), e))?;
     let (pid, host) = (std::process::id(), hostname());
@@ -417,27 +276,25 @@ pub fn run_worker(graph: &WorkflowGraph, join: &str, bind_host: &str) -> Result<
         client.send(&encode(m)?).map_err(|e| transport_error(&format!("rendezvous with {join}"), e))
     };
     send(&mut client, &Rendezvous::Join { pid, host: host.clone() })?;
-    let Rendezvous::Welcome { rank, options, inputs: input_spec } =
-        receive(&mut client, join, Duration::from_secs(60))?
-    else {
-        return Err(RunError::Aborted(Abort(format!(
-            "the coordinator at {join} did not welcome this worker"
-        ))));
+    let Rendezvous::Welcome { rank, manifest } = receive(&mut client, join, join_timeout)? else {
+        return Err(RunError::Aborted(Abort::new(
+            AbortReason::Startup,
+            format!("the coordinator at {join} did not welcome this worker"),
+        )));
     };
-    let mut options = options.options();
-    options.cluster.bind_host = bind_host.to_owned();
+    let options = manifest.worker_options(bind_host);
     let plan = Plan::new(graph, options.processes)?;
     let peers = plan.processes() as u32;
-    let inputs = match &input_spec {
-        InputSpec::Iterations(n) => RootInputs::iterations(&plan, *n),
-        InputSpec::Json { text, source_name } => RootInputs::from_json(&plan, text, source_name)?,
-    };
+    let inputs = RootInputs::resolve(&plan, manifest.inputs())?;
     let (bridge, address) = data_bridge(rank, peers, &options)?;
     tracing::info!("zmq_multi worker {rank}: data socket at {address}");
     let hello = wire::Hello { fingerprint: plan.fingerprint(), pid, host };
     send(&mut client, &Rendezvous::Ready { rank, hello: hello.clone(), address })?;
     let Rendezvous::Start { addresses } = receive(&mut client, join, options.cluster.join_timeout)? else {
-        return Err(RunError::Aborted(Abort(format!("the coordinator at {join} did not start the run"))));
+        return Err(RunError::Aborted(Abort::new(
+            AbortReason::Startup,
+            format!("the coordinator at {join} did not start the run"),
+        )));
     };
     bridge.call(move |t| t.connect(&addresses)).and_then(|r| r).map_err(|e| transport_error("connect", e))?;
     let dead = Arc::new(

@@ -233,7 +233,8 @@ impl Drop for Batch<'_> {
 mod tests {
     use super::*;
     use crate::graph::PeId;
-    use crate::pe::{Abort, InstanceInfo, OutputBuffers, Sink};
+    use crate::pe::{InstanceInfo, OutputBuffers};
+    use crate::{Abort, Sink};
     use std::sync::Arc;
 
     struct Keep(Vec<Value>);

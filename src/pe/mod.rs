@@ -42,16 +42,16 @@
 //! ```
 
 mod batch;
-mod composite;
+
 mod error;
 mod kinds;
 pub(crate) mod output;
 
 pub use batch::{Batch, Failure, FailureCause};
-pub use composite::{ChainFn, Composite};
+
 pub use error::PeError;
 pub use kinds::{counter, Consumer, FilterMapFn, FnPe, Iterative, MapFn, Producer, UnitFn};
-pub use output::{Abort, Output, OutputBuffers, Sink};
+pub use output::{Output, OutputBuffers};
 
 use crate::graph::PeId;
 use crate::grouping::Grouping;

@@ -3,26 +3,10 @@
 //! processes it downstream right away, so memory stays flat however much a call writes).
 
 use super::{InstanceInfo, PeError};
+use crate::abort::Abort;
+use crate::sink::Sink;
 use crate::value::Value;
-use std::fmt;
 use std::sync::Arc;
-
-/// The run cannot go on: a mapping could not move a batch (a peer died, a channel closed).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Abort(pub String);
-
-impl fmt::Display for Abort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Where full batches go: implemented by each mapping.
-pub trait Sink {
-    /// Moves the units of `batch`, written on output `port` (an index into the PE's
-    /// outputs), onward. Must leave `batch` empty; may keep its capacity for reuse.
-    fn flush(&mut self, port: usize, batch: &mut Vec<Value>) -> Result<(), Abort>;
-}
 
 /// The per-port buffers of one instance, owned by the mapping between calls.
 #[derive(Debug)]
@@ -247,7 +231,7 @@ impl Output<'_> {
 
     fn check(&mut self, result: Result<(), Abort>) -> Result<(), PeError> {
         result.map_err(|abort| {
-            let e = PeError::aborted(abort.0.clone());
+            let e = PeError::aborted(abort.message().to_owned());
             self.buffers.abort = Some(abort);
             e
         })
@@ -286,7 +270,7 @@ mod tests {
     impl Sink for Broken {
         fn flush(&mut self, _: usize, batch: &mut Vec<Value>) -> Result<(), Abort> {
             batch.clear();
-            Err(Abort("peer 3 died".into()))
+            Err(Abort::new(crate::AbortReason::PeerLost, "peer 3 died"))
         }
     }
 
@@ -333,6 +317,6 @@ mod tests {
         let info = info();
         let e = bufs.writer(&info, &mut sink).write("output", 1).unwrap_err();
         assert!(e.is_abort());
-        assert_eq!(bufs.take_abort(), Some(Abort("peer 3 died".into())));
+        assert_eq!(bufs.take_abort(), Some(Abort::new(crate::AbortReason::PeerLost, "peer 3 died")));
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
-use crate::pe::{Composite, FnPe, Iterative, Output, Pe, PeError, Producer};
+use crate::graph::Composite;
+use crate::pe::{FnPe, Iterative, Output, Pe, PeError, Producer};
 use crate::value::Value;
 
 fn src(g: &mut WorkflowGraph, name: &str) -> PeId {

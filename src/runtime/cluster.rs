@@ -17,7 +17,7 @@
 //! * Any failure — a lost or dead process, a corrupt frame from a peer, an abort — stops
 //!   every process with a message naming the process at fault.
 
-use crate::pe::Abort;
+use crate::abort::{Abort, AbortReason};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::host::{Body, Delivery, Done, Eos, Host, HostConfig};
@@ -76,7 +76,7 @@ pub(crate) struct ProcessOutcome {
 enum Control {
     Done { global: usize, stats: Box<InstanceStats> },
     Report { from: usize, report: wire::Report },
-    Abort(String),
+    Abort(Abort),
     Shutdown,
     Bye,
 }
@@ -115,7 +115,10 @@ impl Proxy {
     fn send(&self, to: PeerId, frame: Frame) {
         if let Err(e) = self.sender.send(to, frame) {
             let name = self.names.get(to as usize).cloned().unwrap_or_else(|| format!("process {to}"));
-            let _ = self.control.send(Control::Abort(format!("cannot send to {name}: {e}")));
+            let _ = self.control.send(Control::Abort(Abort::new(
+                AbortReason::Transport,
+                format!("cannot send to {name}: {e}"),
+            )));
         }
     }
 }
@@ -180,8 +183,8 @@ impl Dispatcher {
         self.names.get(peer as usize).cloned().unwrap_or_else(|| format!("process {peer}"))
     }
 
-    fn abort(&self, why: String) {
-        let _ = self.control.send(Control::Abort(why));
+    fn abort(&self, reason: AbortReason, why: String) {
+        let _ = self.control.send(Control::Abort(Abort::new(reason, why)));
     }
 
     fn run(self, incoming: Receiver<Incoming>, aborts: Option<Receiver<String>>) {
@@ -204,7 +207,7 @@ impl Dispatcher {
                 },
                 recv(aborts) -> why => {
                     if let Ok(why) = why {
-                        self.abort(why);
+                        self.abort(AbortReason::PeerLost, why);
                     }
                     return;
                 }
@@ -227,16 +230,15 @@ impl Dispatcher {
                 let body = match body {
                     Ok(b) => b,
                     Err(e) => {
-                        self.abort(format!("{}: {e}", bad("data")));
+                        self.abort(AbortReason::Protocol, format!("{}: {e}", bad("data")));
                         return false;
                     }
                 };
                 let Some(mailbox) = self.mailboxes.get(to).and_then(Option::as_ref) else {
-                    self.abort(format!(
-                        "{}: instance {to} is not hosted by process {}",
-                        bad("data"),
-                        self.me
-                    ));
+                    self.abort(
+                        AbortReason::Protocol,
+                        format!("{}: instance {to} is not hosted by process {}", bad("data"), self.me),
+                    );
                     return false;
                 };
                 let credits = self.credits.clone();
@@ -262,11 +264,14 @@ impl Dispatcher {
             wire::EOS => match self.eos.get(to).and_then(Option::as_ref) {
                 Some(r) => r.do_send(Eos { to }),
                 None => {
-                    self.abort(format!(
-                        "{}: instance {to} is not hosted by process {}",
-                        bad("end-of-stream"),
-                        self.me
-                    ));
+                    self.abort(
+                        AbortReason::Protocol,
+                        format!(
+                            "{}: instance {to} is not hosted by process {}",
+                            bad("end-of-stream"),
+                            self.me
+                        ),
+                    );
                     return false;
                 }
             },
@@ -275,7 +280,7 @@ impl Dispatcher {
                     let _ = self.control.send(Control::Done { global: to, stats: Box::new(stats) });
                 }
                 Err(e) => {
-                    self.abort(format!("{}: {e}", bad("done")));
+                    self.abort(AbortReason::Protocol, format!("{}: {e}", bad("done")));
                     return false;
                 }
             },
@@ -285,14 +290,14 @@ impl Dispatcher {
                     let _ = self.control.send(Control::Report { from: peer as usize, report });
                 }
                 Err(e) => {
-                    self.abort(format!("{}: {e}", bad("report")));
+                    self.abort(AbortReason::Protocol, format!("{}: {e}", bad("report")));
                     return false;
                 }
             },
             wire::HELLO => match wire::from_bytes::<wire::Hello>(&frame.payload) {
                 Ok(h) if h.fingerprint == self.hello.fingerprint => {}
                 Ok(h) => {
-                    self.abort(format!(
+                    self.abort(AbortReason::Protocol, format!(
                         "{} (pid {} on {}) runs a different workflow or options: plan fingerprint {:016x}, here {:016x}",
                         self.name(peer),
                         h.pid,
@@ -303,13 +308,13 @@ impl Dispatcher {
                     return false;
                 }
                 Err(e) => {
-                    self.abort(format!("{}: {e}", bad("hello")));
+                    self.abort(AbortReason::Protocol, format!("{}: {e}", bad("hello")));
                     return false;
                 }
             },
             wire::ABORT => {
                 let why = String::from_utf8_lossy(&frame.payload).into_owned();
-                self.abort(format!("{} aborted the run: {why}", self.name(peer)));
+                self.abort(AbortReason::PeerFailed, format!("{} aborted the run: {why}", self.name(peer)));
                 return false;
             }
             wire::SHUTDOWN => {
@@ -320,7 +325,10 @@ impl Dispatcher {
                 let _ = self.control.send(Control::Bye);
             }
             other => {
-                self.abort(format!("{} sent a frame of unknown kind {other}", self.name(peer)));
+                self.abort(
+                    AbortReason::Protocol,
+                    format!("{} sent a frame of unknown kind {other}", self.name(peer)),
+                );
                 return false;
             }
         }
@@ -341,15 +349,18 @@ impl Dispatcher {
                 true
             }
             TransportError::PeerLost { peer, .. } | TransportError::PeerSilent { peer, .. } => {
-                self.abort(format!("{} stopped responding: {e}", self.name(*peer)));
+                self.abort(AbortReason::PeerLost, format!("{} stopped responding: {e}", self.name(*peer)));
                 false
             }
             TransportError::PeerClosed { peer } => {
-                self.abort(format!("{} closed its connection before the end of the run", self.name(*peer)));
+                self.abort(
+                    AbortReason::PeerLost,
+                    format!("{} closed its connection before the end of the run", self.name(*peer)),
+                );
                 false
             }
             _ if e.is_fatal() => {
-                self.abort(format!("transport failure: {e}"));
+                self.abort(AbortReason::Transport, format!("transport failure: {e}"));
                 false
             }
             _ => {
@@ -422,7 +433,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                     }
                 }
             })
-            .map_err(|e| Abort(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| Abort::new(AbortReason::Transport, format!("cannot start a thread: {e}")))?;
         let dispatcher = Dispatcher {
             plan: plan.clone(),
             me,
@@ -437,7 +448,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             shutting_down: Default::default(),
         };
         if !coordinator {
-            let bytes = wire::to_bytes(&hello).map_err(|e| Abort(format!("cannot encode the start-up check: {e}")))?;
+            let bytes = wire::to_bytes(&hello).map_err(|e| Abort::internal(format!("cannot encode the start-up check: {e}")))?;
             proxy.do_send(Forward { to: 0, frame: Frame::new(wire::HELLO, 0, bytes) });
         }
         // The address tables first: a batch from another process must not reach a local actor
@@ -446,7 +457,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         let dispatch_thread = std::thread::Builder::new()
             .name("d4r-dispatch".into())
             .spawn(move || dispatcher.run(incoming, aborts))
-            .map_err(|e| Abort(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| Abort::new(AbortReason::Transport, format!("cannot start a thread: {e}")))?;
 
         let mut stats: Vec<Option<InstanceStats>> = vec![None; n];
         let mut local_left = (0..n).filter(|g| host.local_mailbox(*g).is_some()).count();
@@ -485,7 +496,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                         let _ = proxy.send(Forward { to: 0, frame }).await;
                     }
                     Err(e) => {
-                        aborted = Some(format!("cannot encode this worker's report: {e}"));
+                        aborted = Some(Abort::internal(format!("cannot encode this worker's report: {e}")));
                         break;
                     }
                 }
@@ -514,13 +525,13 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                         } else {
                             match wire::done(global, &s) {
                                 Ok(frame) => proxy.do_send(Forward { to: 0, frame }),
-                                Err(e) => { aborted = Some(format!("cannot encode instance {global}'s counters: {e}")); break; }
+                                Err(e) => { aborted = Some(Abort::internal(format!("cannot encode instance {global}'s counters: {e}"))); break; }
                             }
                         }
                         stats[global] = Some(*s);
                     }
                     Some(Done::Aborted(why)) => { aborted = Some(why); break; }
-                    None => { aborted = Some("the local actors stopped unexpectedly".into()); break; }
+                    None => { aborted = Some(Abort::internal("the local actors stopped unexpectedly")); break; }
                 },
                 c = control.recv() => match c {
                     Some(Control::Done { global, stats: s }) if coordinator => {
@@ -543,13 +554,13 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                     Some(Control::Abort(why)) => { aborted = Some(why); break; }
                     Some(Control::Shutdown) => shutdown = true,
                     Some(Control::Bye) => {}
-                    None => { aborted = Some("the dispatcher stopped unexpectedly".into()); break; }
+                    None => { aborted = Some(Abort::internal("the dispatcher stopped unexpectedly")); break; }
                 },
             }
         }
         if let Some(why) = &aborted {
             for peer in (0..processes).filter(|p| *p != me) {
-                let _ = sender.send_timeout(peer as PeerId, wire::abort(why), Duration::from_millis(200));
+                let _ = sender.send_timeout(peer as PeerId, wire::abort(why.message()), Duration::from_millis(200));
             }
             host.abort(why.clone());
         }
@@ -561,7 +572,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         drop(dispatch_thread);
         drop(credit_thread);
         if let Some(why) = aborted {
-            return Err(Abort(why));
+            return Err(why);
         }
         let tail = all_done_at.map(|(_, at)| Duration::from_nanos(at.saturating_sub(last_unit_unix)));
         Ok(ProcessOutcome { outputs, stats, tail, peak_rss_bytes: peak })

@@ -14,7 +14,7 @@
 //! * End of stream: an instance ends once every upstream instance has sent it `Eos`; then
 //!   `postprocess` runs, what it writes is sent, and only then does it send `Eos` on.
 
-use crate::pe::{Abort, Sink};
+use crate::abort::Abort;
 use crate::plan::{CollectName, Plan};
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::inputs::RootInputs;
@@ -22,6 +22,7 @@ use crate::runtime::instance::{Flow, Instance};
 use crate::runtime::options::RunOptions;
 use crate::runtime::outlet::{Deliver, Outlet};
 use crate::runtime::report::{DeadLetters, InstanceStats};
+use crate::sink::Sink;
 use crate::value::Value;
 use actix::prelude::*;
 use dispel4rs_actors::credits::Closed;
@@ -71,7 +72,7 @@ pub(crate) enum Done {
     /// Instance `global` has ended.
     Finished { global: usize, stats: Box<InstanceStats> },
     /// The run must stop.
-    Aborted(String),
+    Aborted(Abort),
 }
 
 /// State shared by every actor of a host.
@@ -124,9 +125,9 @@ impl Shared {
         self.last_unit_ns.fetch_max(ns, Ordering::Relaxed);
     }
 
-    fn abort(&self, why: String) {
+    fn abort(&self, why: Abort) {
         if !self.aborted.swap(true, Ordering::SeqCst) {
-            tracing::error!("run aborted: {why}");
+            tracing::error!("run aborted ({}): {why}", why.reason());
             self.close_all();
             let _ = self.done.send(Done::Aborted(why));
         }
@@ -161,7 +162,9 @@ impl Sender<'_> {
         } else {
             self.outbox.send_or_queue(to, delivery, mailboxes)
         };
-        result.map_err(|Closed| Abort(format!("instance {to} is no longer receiving (the run is stopping)")))
+        result.map_err(|Closed| {
+            Abort::stopping(format!("instance {to} is no longer receiving (the run is stopping)"))
+        })
     }
 }
 
@@ -238,7 +241,7 @@ impl Core {
         match result {
             Ok(flow) => flow,
             Err(abort) => {
-                self.shared.abort(format!("{}: {abort}", self.inst.info()));
+                self.shared.abort(abort.context(self.inst.info()));
                 Flow::Ready
             }
         }
@@ -321,7 +324,7 @@ impl Core {
             self.resume();
         }
         if !self.outbox.is_empty() && self.outbox.drain_blocking(self.shared.mailboxes()).is_err() {
-            self.shared.abort(format!("{}: a receiver stopped", self.inst.info()));
+            self.shared.abort(Abort::stopping(format!("{}: a receiver stopped", self.inst.info())));
         }
     }
 }
@@ -357,7 +360,8 @@ impl InstanceActor {
                         let Some(core) = act.core.as_mut() else { return };
                         let sent = permit.and_then(|p| core.outbox.send_head(p, core.shared.mailboxes()));
                         if sent.is_err() {
-                            core.shared.abort(format!("{}: a receiver stopped", core.inst.info()));
+                            core.shared
+                                .abort(Abort::stopping(format!("{}: a receiver stopped", core.inst.info())));
                             ctx.stop();
                             return;
                         }
@@ -367,7 +371,7 @@ impl InstanceActor {
                 return;
             }
             Err(Closed) => {
-                core.shared.abort(format!("{}: a receiver stopped", core.inst.info()));
+                core.shared.abort(Abort::stopping(format!("{}: a receiver stopped", core.inst.info())));
                 ctx.stop();
                 return;
             }
@@ -530,7 +534,7 @@ impl Handler<Envelope<Delivery>> for CollectorActor {
             let mut guard = self.collector.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = guard.as_mut() {
                 if let Err(e) = c.push(&name, &mut units) {
-                    self.shared.abort(format!("cannot write collected outputs: {e}"));
+                    self.shared.abort(Abort::output(format!("cannot write collected outputs: {e}")));
                 }
             }
             drop(guard);
@@ -694,7 +698,7 @@ impl Host {
     }
 
     /// Aborts: every waiting sender is released with an error.
-    pub(crate) fn abort(&self, why: String) {
+    pub(crate) fn abort(&self, why: Abort) {
         self.shared.abort(why);
     }
 

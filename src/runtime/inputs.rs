@@ -83,6 +83,22 @@ pub enum InputError {
     },
 }
 
+/// What the roots are called with, as the user gave it: `-i N`, or the JSON text of `-d` or
+/// `-f` (resolved against a plan by [`RootInputs::resolve`]). Processes of a multi-process
+/// run receive it from the coordinator and resolve it against their own plan.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum InputSource {
+    /// Every root this many times with null (`-i`).
+    Iterations(u64),
+    /// A JSON object keyed by root name (`-d` text or the contents of `-f`).
+    Json {
+        /// The JSON text.
+        text: String,
+        /// `-d` or `-f FILE`: names the option in errors.
+        source_name: String,
+    },
+}
+
 /// The calls of one root.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RootCalls {
@@ -124,6 +140,14 @@ pub struct RootInputs {
 }
 
 impl RootInputs {
+    /// The calls `source` asks for under `plan`.
+    pub fn resolve(plan: &Plan, source: &InputSource) -> Result<Self, InputError> {
+        match source {
+            InputSource::Iterations(n) => Ok(RootInputs::iterations(plan, *n)),
+            InputSource::Json { text, source_name } => RootInputs::from_json(plan, text, source_name),
+        }
+    }
+
     /// Every root called `n` times with null (`-i N`).
     pub fn iterations(plan: &Plan, n: u64) -> Self {
         RootInputs {

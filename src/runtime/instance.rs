@@ -16,8 +16,10 @@
 
 use super::options::RunOptions;
 use super::report::{DeadLetter, DeadLetters, InstanceStats};
-use crate::pe::{Abort, Batch, Failure, FailureCause, InstanceInfo, OutputBuffers, Pe, PeFactory, Sink};
+use crate::abort::{Abort, AbortReason};
+use crate::pe::{Batch, Failure, FailureCause, InstanceInfo, OutputBuffers, Pe, PeFactory};
 use crate::plan::PlannedPe;
+use crate::sink::Sink;
 use crate::value::Value;
 use dispel4rs_actors::supervision::{catch_panic, Decision, RestartTracker};
 use std::sync::Arc;
@@ -237,7 +239,7 @@ impl Instance {
             };
             if let FailureCause::Error(e) = &failure.cause {
                 if e.is_abort() {
-                    return Err(Abort(e.message().to_owned()));
+                    return Err(Abort::new(AbortReason::Requested, e.message().to_owned()));
                 }
             }
             if !units.is_empty() {
@@ -344,7 +346,9 @@ impl Instance {
             }
             let error = match result {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) if e.is_abort() => return Err(Abort(e.message().to_owned())),
+                Ok(Err(e)) if e.is_abort() => {
+                    return Err(Abort::new(AbortReason::Requested, e.message().to_owned()))
+                }
                 Ok(Err(e)) => Some(e.to_string()),
                 Err(p) => Some(p.to_string()),
             };

@@ -4,8 +4,10 @@ use dispel4rs_actors::supervision::RestartPolicy;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How a run is carried out, whatever the mapping.
-#[derive(Clone, Debug)]
+/// How a run is carried out, whatever the mapping. Serialisable: the coordinator of a
+/// multi-process run sends it whole to every worker (see `runtime::launch`), so a new option
+/// reaches workers without further code.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunOptions {
     /// `-n`: slots for the plan (arbiters, processes, ranks).
     pub processes: usize,
@@ -32,7 +34,7 @@ pub struct RunOptions {
 }
 
 /// Options of the multi-process mappings (`zmq_multi`, `mpi`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ClusterOptions {
     /// `zmq_multi`: where the coordinator listens for workers (`tcp://host:port`; port 0 for
     /// any free port). Default `tcp://127.0.0.1:0`.

@@ -5,8 +5,8 @@
 //! spread over several instances is split into one batch per instance (scratch buffers are
 //! reused); fan-out clones the batch for every route but the last, which gets the original.
 
+use crate::abort::Abort;
 use crate::grouping::{GroupingRouter, Pick};
-use crate::pe::Abort;
 use crate::plan::{CollectName, Plan};
 use crate::runtime::report::{DeadLetter, DeadLetters};
 use crate::value::Value;

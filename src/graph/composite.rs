@@ -15,8 +15,8 @@
 //! assert!(g.find("prep/times4").is_some());
 //! ```
 
-use super::{Iterative, PeError};
-use crate::graph::{GraphError, PeId, WorkflowGraph};
+use super::{GraphError, PeId, WorkflowGraph};
+use crate::pe::{Iterative, PeError};
 use crate::value::Value;
 use std::sync::Arc;
 
