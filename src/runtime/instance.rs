@@ -372,3 +372,6 @@ impl Instance {
         s
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -149,3 +149,6 @@ fn route_batch(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
