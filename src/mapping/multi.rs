@@ -6,7 +6,7 @@
 use super::{Mapping, MappingResult, RunEnd, RunError};
 use crate::plan::Plan;
 use crate::runtime::collect::Collector;
-use crate::runtime::host::{Done, Host, HostConfig};
+use crate::runtime::host::{Address, Done, Host, HostConfig};
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats};
@@ -35,7 +35,7 @@ pub(crate) fn run(
     let (stats, collected, aborted, tail) = System::new().block_on(async move {
         let (host, mut done) = Host::start(config);
         let n = shared_plan.instances().len();
-        let mailboxes = (0..=n).filter_map(|g| host.local_mailbox(g).cloned()).collect();
+        let mailboxes = Address::all(n).filter_map(|a| host.local_mailbox(a).cloned()).collect();
         let eos = (0..n).filter_map(|g| host.local_eos(g).cloned()).collect();
         host.run(mailboxes, eos);
         let mut stats: Vec<Option<InstanceStats>> = vec![None; n];

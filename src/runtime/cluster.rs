@@ -20,7 +20,7 @@
 use crate::abort::{Abort, AbortReason};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
-use crate::runtime::host::{Body, Delivery, Done, Eos, Host, HostConfig};
+use crate::runtime::host::{Address, Body, Delivery, Done, Eos, Host, HostConfig};
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats};
@@ -104,11 +104,10 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn peer_of(&self, to: usize) -> PeerId {
-        if to >= self.plan.instances().len() {
-            0
-        } else {
-            self.plan.slot_of(to) as PeerId
+    fn peer_of(&self, to: Address) -> PeerId {
+        match to {
+            Address::Instance(global) => self.plan.slot_of(global) as PeerId,
+            Address::Collector => 0,
         }
     }
 
@@ -133,11 +132,12 @@ impl Handler<Envelope<Delivery>> for Proxy {
     fn handle(&mut self, envelope: Envelope<Delivery>, _: &mut SyncContext<Self>) {
         let Envelope { payload, permit } = envelope;
         let to = payload.to;
+        let channel = to.slot(self.plan.instances().len());
         let frame = match &payload.body {
-            Body::Units { port, units } => wire::data(to, *port, units),
-            Body::Collect { name, units } => wire::collect(to, name, units),
+            Body::Units { port, units } => wire::data(channel, *port, units),
+            Body::Collect { name, units } => wire::collect(channel, name, units),
         };
-        if let Some(slot) = self.permits.lock().unwrap_or_else(|p| p.into_inner()).get_mut(to) {
+        if let Some(slot) = self.permits.lock().unwrap_or_else(|p| p.into_inner()).get_mut(channel) {
             slot.push_back(permit);
         }
         self.send(self.peer_of(to), frame);
@@ -148,7 +148,7 @@ impl Handler<Eos> for Proxy {
     type Result = ();
 
     fn handle(&mut self, eos: Eos, _: &mut SyncContext<Self>) {
-        self.send(self.peer_of(eos.to), wire::empty(wire::EOS, eos.to));
+        self.send(self.peer_of(Address::Instance(eos.to)), wire::empty(wire::EOS, eos.to));
     }
 }
 
@@ -234,10 +234,21 @@ impl Dispatcher {
                         return false;
                     }
                 };
+                let address = match (Address::at(to, n), &body) {
+                    (Some(a @ Address::Instance(_)), Body::Units { .. })
+                    | (Some(a @ Address::Collector), Body::Collect { .. }) => a,
+                    _ => {
+                        self.abort(
+                            AbortReason::Protocol,
+                            format!("{}: no such destination {to}", bad("data")),
+                        );
+                        return false;
+                    }
+                };
                 let Some(mailbox) = self.mailboxes.get(to).and_then(Option::as_ref) else {
                     self.abort(
                         AbortReason::Protocol,
-                        format!("{}: instance {to} is not hosted by process {}", bad("data"), self.me),
+                        format!("{}: {address:?} is not hosted by process {}", bad("data"), self.me),
                     );
                     return false;
                 };
@@ -245,7 +256,7 @@ impl Dispatcher {
                 let permit = Permit::releasing(move || {
                     let _ = credits.send((peer, to));
                 });
-                if mailbox.send_with(Delivery { to, body }, permit).is_err() {
+                if mailbox.send_with(Delivery { to: address, body }, permit).is_err() {
                     tracing::debug!(
                         "instance {to} has stopped; a late batch from {} is dropped",
                         self.name(peer)
@@ -390,7 +401,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         };
         let (host, mut done) = Host::start(host_config);
         let n = plan.instances().len();
-        let permits = Arc::new(Mutex::new((0..=n).map(|_| VecDeque::new()).collect::<Vec<_>>()));
+        let permits = Arc::new(Mutex::new(Address::all(n).map(|_| VecDeque::new()).collect::<Vec<_>>()));
         let proxy = {
             let (p, s, perms, c, nm) = (plan.clone(), sender.clone(), permits.clone(), control_tx.clone(), names.clone());
             SyncArbiter::start_with_thread_builder(
@@ -408,8 +419,8 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         // Batches to another process wait longer for their credit (a round trip through two
         // transport threads): more credits keep the pipe full.
         let capacity = options.mailbox_batches * REMOTE_CREDIT_FACTOR;
-        let mailboxes: Vec<Mailbox<Delivery>> = (0..=n)
-            .map(|g| match host.local_mailbox(g) {
+        let mailboxes: Vec<Mailbox<Delivery>> = Address::all(n)
+            .map(|a| match host.local_mailbox(a) {
                 Some(m) => m.clone(),
                 None => Mailbox::new(proxy.clone().recipient(), capacity),
             })
@@ -437,7 +448,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         let dispatcher = Dispatcher {
             plan: plan.clone(),
             me,
-            mailboxes: (0..=n).map(|g| host.local_mailbox(g).cloned()).collect(),
+            mailboxes: Address::all(n).map(|a| host.local_mailbox(a).cloned()).collect(),
             eos: (0..n).map(|g| host.local_eos(g).cloned()).collect(),
             permits: permits.clone(),
             credits: credit_tx,
@@ -460,7 +471,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             .map_err(|e| Abort::new(AbortReason::Transport, format!("cannot start a thread: {e}")))?;
 
         let mut stats: Vec<Option<InstanceStats>> = vec![None; n];
-        let mut local_left = (0..n).filter(|g| host.local_mailbox(*g).is_some()).count();
+        let mut local_left = (0..n).filter(|g| host.local_mailbox(Address::Instance(*g)).is_some()).count();
         let mut finished = 0usize;
         let mut reports_left = processes.saturating_sub(1);
         let mut shutdown = false;

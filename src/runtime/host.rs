@@ -22,6 +22,7 @@ use crate::runtime::instance::{Flow, Instance};
 use crate::runtime::options::RunOptions;
 use crate::runtime::outlet::{Deliver, Outlet};
 use crate::runtime::report::{DeadLetters, InstanceStats};
+use crate::runtime::termination::InstanceEnd;
 use crate::sink::Sink;
 use crate::value::Value;
 use actix::prelude::*;
@@ -33,10 +34,47 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// What travels between actors: a batch for instance (or collector) `to`.
+/// Where a delivery goes: an instance, or the collector of unconnected outputs.
+///
+/// Address tables (the mailboxes of a host, the credits of a proxy, the channel of a frame)
+/// list every instance by global id, then the collector; [`Address::slot`] and
+/// [`Address::at`] are the only place that knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Address {
+    /// The instance with this global id.
+    Instance(usize),
+    /// The collector.
+    Collector,
+}
+
+impl Address {
+    /// Its position in the address table of a plan with `instances` instances.
+    pub(crate) fn slot(self, instances: usize) -> usize {
+        match self {
+            Address::Instance(global) => global,
+            Address::Collector => instances,
+        }
+    }
+
+    /// The address at position `slot` of such a table, if there is one.
+    pub(crate) fn at(slot: usize, instances: usize) -> Option<Address> {
+        match slot.cmp(&instances) {
+            std::cmp::Ordering::Less => Some(Address::Instance(slot)),
+            std::cmp::Ordering::Equal => Some(Address::Collector),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+
+    /// Every address of a plan with `instances` instances, in table order.
+    pub(crate) fn all(instances: usize) -> impl Iterator<Item = Address> {
+        (0..instances).map(Address::Instance).chain(std::iter::once(Address::Collector))
+    }
+}
+
+/// What travels between actors: a batch for an instance or the collector.
 pub(crate) struct Delivery {
-    /// Global id of the receiving instance, or the collector's index (the number of instances).
-    pub to: usize,
+    /// Where it goes.
+    pub to: Address,
     /// What it carries.
     pub body: Body,
 }
@@ -116,10 +154,6 @@ impl Shared {
         self.mailboxes.get().map_or(&[], |m| m)
     }
 
-    fn collector_index(&self) -> usize {
-        self.plan.instances().len()
-    }
-
     fn touch(&self) {
         let ns = self.started.elapsed().as_nanos() as u64;
         self.last_unit_ns.fetch_max(ns, Ordering::Relaxed);
@@ -155,7 +189,8 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    fn send(&mut self, to: usize, delivery: Delivery) -> Result<(), Abort> {
+    fn send(&mut self, delivery: Delivery) -> Result<(), Abort> {
+        let to = delivery.to.slot(self.shared.plan.instances().len());
         let mailboxes = self.shared.mailboxes();
         let result = if self.blocking {
             mailboxes.get(to).ok_or(Closed).and_then(|m| m.send_blocking(delivery))
@@ -177,13 +212,12 @@ impl Sink for ActorSink<'_> {
 impl Deliver for Sender<'_> {
     fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort> {
         let units = std::mem::replace(units, self.shared.buffer());
-        self.send(to, Delivery { to, body: Body::Units { port, units } })
+        self.send(Delivery { to: Address::Instance(to), body: Body::Units { port, units } })
     }
 
     fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
         let units = std::mem::replace(units, self.shared.buffer());
-        let to = self.shared.collector_index();
-        self.send(to, Delivery { to, body: Body::Collect { name: name.clone(), units } })
+        self.send(Delivery { to: Address::Collector, body: Body::Collect { name: name.clone(), units } })
     }
 }
 
@@ -194,8 +228,8 @@ struct Core {
     outlet: Outlet,
     outbox: Outbox<Delivery>,
     shared: Arc<Shared>,
-    /// Upstream instances that have not sent `Eos` yet.
-    eos_left: usize,
+    /// End of stream: the upstream instances it waits for, the downstream ones it tells.
+    end: InstanceEnd,
     /// A back-off to wait before `resume`.
     backoff: Option<Duration>,
     finished: bool,
@@ -214,7 +248,7 @@ impl Core {
             inst,
             outlet,
             outbox: Outbox::new(),
-            eos_left: pe.upstream,
+            end: InstanceEnd::new(&shared.plan, global),
             shared,
             backoff: None,
             finished: false,
@@ -288,7 +322,7 @@ impl Core {
 
     /// Runs `postprocess` once every upstream instance has ended.
     fn finish_if_due(&mut self) {
-        if self.eos_left == 0 && !self.finished && self.backoff.is_none() {
+        if self.end.is_due() && !self.finished && self.backoff.is_none() {
             self.finished = true;
             let _ = self.with_sink(|inst, sink| inst.finish(sink).map(|()| Flow::Ready));
         }
@@ -300,13 +334,8 @@ impl Core {
             return self.reported;
         }
         self.reported = true;
-        let plan = &self.shared.plan;
-        let pe = &plan.pes()[plan.instances()[self.global].pe];
-        let mut targets: Vec<usize> = pe.routes.iter().flatten().flat_map(|r| r.instances.clone()).collect();
-        targets.sort_unstable();
-        targets.dedup();
         if let Some(eos) = self.shared.eos.get() {
-            for t in targets {
+            for &t in self.end.targets() {
                 if let Some(r) = eos.get(t) {
                     r.do_send(Eos { to: t });
                 }
@@ -423,7 +452,7 @@ impl Handler<Eos> for InstanceActor {
 
     fn handle(&mut self, _: Eos, ctx: &mut Context<Self>) {
         if let Some(core) = self.core.as_mut() {
-            core.eos_left = core.eos_left.saturating_sub(1);
+            core.end.upstream_ended();
         }
         self.settle(ctx);
     }
@@ -508,7 +537,7 @@ impl Handler<Eos> for ThreadActor {
 
     fn handle(&mut self, _: Eos, _: &mut SyncContext<Self>) {
         if let Some(core) = self.core() {
-            core.eos_left = core.eos_left.saturating_sub(1);
+            core.end.upstream_ended();
         }
         self.end_if_due();
     }
@@ -630,7 +659,7 @@ impl Host {
         };
         let capacity = shared.options.mailbox_batches;
         let n = plan.instances().len();
-        let mut local_mailboxes: Vec<Option<Mailbox<Delivery>>> = (0..=n).map(|_| None).collect();
+        let mut local_mailboxes: Vec<Option<Mailbox<Delivery>>> = Address::all(n).map(|_| None).collect();
         let mut local_eos: Vec<Option<Recipient<Eos>>> = (0..n).map(|_| None).collect();
         let mut roots = Vec::new();
         for global in hosted {
@@ -670,16 +699,15 @@ impl Host {
             )
         });
         if let Some(c) = &collector {
-            local_mailboxes[n] = Some(Mailbox::new(c.clone().recipient(), capacity));
+            local_mailboxes[Address::Collector.slot(n)] = Some(Mailbox::new(c.clone().recipient(), capacity));
         }
         let host = Host { shared, arbiters, roots, collector, collected, local_mailboxes, local_eos };
         (host, done_rx)
     }
 
-    /// The local mailbox of instance `global` (or of the collector at index
-    /// `plan.instances().len()`), if it is hosted here.
-    pub(crate) fn local_mailbox(&self, global: usize) -> Option<&Mailbox<Delivery>> {
-        self.local_mailboxes.get(global).and_then(Option::as_ref)
+    /// The local mailbox of an instance or of the collector, if it is hosted here.
+    pub(crate) fn local_mailbox(&self, to: Address) -> Option<&Mailbox<Delivery>> {
+        self.local_mailboxes.get(to.slot(self.shared.plan.instances().len())).and_then(Option::as_ref)
     }
 
     /// The local end-of-stream address of instance `global`, if it is hosted here.
@@ -687,8 +715,8 @@ impl Host {
         self.local_eos.get(global).and_then(Option::as_ref)
     }
 
-    /// Installs the address tables (every instance, local or remote, then the collector) and
-    /// starts the roots.
+    /// Installs the address tables (every instance, local or remote, then the collector: in
+    /// [`Address::all`] order) and starts the roots.
     pub(crate) fn run(&self, mailboxes: Vec<Mailbox<Delivery>>, eos: Vec<Recipient<Eos>>) {
         let _ = self.shared.mailboxes.set(mailboxes.into());
         let _ = self.shared.eos.set(eos.into());

@@ -10,4 +10,5 @@ pub(crate) mod launch;
 pub mod options;
 pub mod outlet;
 pub mod report;
+pub mod termination;
 pub(crate) mod wire;
