@@ -24,6 +24,7 @@
 //! ```
 
 mod export;
+mod naming;
 
 use crate::grouping::Grouping;
 use crate::pe::{Composite, Pe, PeFactory, PeSpec};
