@@ -9,7 +9,7 @@
 //! * User types in and out through serde: [`Value::from_serde`], [`Value::to_serde`].
 //! * Small conversions: `From<i64>`, `From<&str>`, tuples become lists, `TryFrom<Value>` back.
 //! * Tuple-shaped units in one call: [`Value::into_tuple`] and [`Value::try_tuple`] (borrowed),
-//!   with errors naming the arity and element types ([`tuple`](self::tuple)).
+//!   with errors naming the arity and element types ([`tuple`](mod@tuple)).
 //! * A stable hash for group-by lives in [`crate::hash`].
 //!
 //! ```
