@@ -67,3 +67,8 @@ pub use value::Value;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// docs/PORTING.md's examples, compiled as doc tests so they cannot rot either.
+#[doc = include_str!("../docs/PORTING.md")]
+#[cfg(doctest)]
+pub struct PortingDoctests;

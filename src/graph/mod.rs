@@ -25,6 +25,7 @@
 
 mod composite;
 mod export;
+mod naming;
 
 use crate::grouping::Grouping;
 pub use composite::{ChainFn, Composite};

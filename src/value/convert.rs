@@ -37,6 +37,36 @@ pub enum ConvertError {
     /// An unsigned integer above `i64::MAX`.
     #[error("integer {0} does not fit in a signed 64-bit integer")]
     OutOfRange(u128),
+    /// A data unit without the shape asked for: not a list, or a list of another length (see
+    /// [`Value::into_tuple`]). Both sides are described, e.g. expected `a list of 2 (str,
+    /// int)`, found `a list of 3 (str, int, float)`.
+    #[error("expected {expected}, found {found}")]
+    Shape {
+        /// What was asked for.
+        expected: Box<str>,
+        /// What the value is.
+        found: Box<str>,
+    },
+    /// An element of a tuple or list that did not convert: `element 1 of (str, int): expected
+    /// int, found str`.
+    #[error("element {index} of {of}: {cause}")]
+    Element {
+        /// Its position (from 0).
+        index: usize,
+        /// The tuple or list type asked for, e.g. `(str, int)`.
+        of: Box<str>,
+        /// Why it did not convert (part of the message, not an error source, so that error
+        /// chains do not repeat it).
+        cause: Box<ConvertError>,
+    },
+    /// An integer outside the range of the Rust integer type asked for.
+    #[error("integer {value} does not fit in {target}")]
+    IntRange {
+        /// The integer.
+        value: i64,
+        /// The Rust type, e.g. `u32`.
+        target: &'static str,
+    },
     /// A message from serde (a missing field, an unknown variant, ...).
     #[error("{0}")]
     Custom(String),

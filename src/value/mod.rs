@@ -8,6 +8,8 @@
 //! * JSON in and out: [`Value::from_json`], [`Value::to_json`] (and `Display`).
 //! * User types in and out through serde: [`Value::from_serde`], [`Value::to_serde`].
 //! * Small conversions: `From<i64>`, `From<&str>`, tuples become lists, `TryFrom<Value>` back.
+//! * Tuple-shaped units in one call: [`Value::into_tuple`] and [`Value::try_tuple`] (borrowed),
+//!   with errors naming the arity and element types ([`tuple`](mod@tuple)).
 //! * A stable hash for group-by lives in [`crate::hash`].
 //!
 //! ```
@@ -20,12 +22,14 @@
 mod codec;
 mod convert;
 mod serde_impl;
+pub mod tuple;
 
 pub use codec::{decode_values, encode_value, encode_values, CodecError, MAX_DEPTH};
 /// The string type of [`Value::Str`]: strings of up to 24 bytes are stored inline (no heap
 /// allocation), longer ones on the heap. Derefs to `str`.
 pub use compact_str::CompactString;
 pub use convert::ConvertError;
+pub use tuple::{FromValue, FromValueRef, Tuple, ValueShape};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -457,22 +461,6 @@ impl<T: Into<Value>> From<Option<T>> for Value {
         o.map_or(Value::Null, Into::into)
     }
 }
-
-macro_rules! from_tuple {
-    ($($n:ident),+) => {
-        impl<$($n: Into<Value>),+> From<($($n,)+)> for Value {
-            /// A tuple becomes a [`Value::List`].
-            #[allow(non_snake_case)]
-            fn from(($($n,)+): ($($n,)+)) -> Self {
-                Value::List(vec![$($n.into()),+])
-            }
-        }
-    };
-}
-from_tuple!(A);
-from_tuple!(A, B);
-from_tuple!(A, B, C);
-from_tuple!(A, B, C, D);
 
 macro_rules! try_from_value {
     ($t:ty, $name:literal, $pat:pat => $out:expr) => {
