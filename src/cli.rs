@@ -172,6 +172,24 @@ pub struct Args {
     #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi")]
     pub peer_timeout_ms: u64,
 
+    /// dyn_auto_multi: the fewest workers (the pool starts with this many).
+    #[arg(long, default_value_t = defaults().pool.min_workers, value_name = "N", help_heading = "dynamic mappings")]
+    pub min_workers: usize,
+
+    /// dyn_auto_multi: how often the load is measured and the pool resized.
+    #[arg(long, default_value_t = defaults().pool.scale_interval.as_millis() as u64, value_name = "MS", help_heading = "dynamic mappings")]
+    pub scale_interval_ms: u64,
+
+    /// dyn_*: a task (a batch of one PE's units) is cut to take about this long at the PE's
+    /// measured cost per unit.
+    #[arg(long, default_value_t = defaults().pool.task_target.as_micros() as u64, value_name = "US", help_heading = "dynamic mappings")]
+    pub task_us: u64,
+
+    /// dyn_*: data units the task queue holds before roots wait [default: --mailbox ×
+    /// --batch-size × -n].
+    #[arg(long, value_name = "N", help_heading = "dynamic mappings")]
+    pub queue_units: Option<u64>,
+
     /// Print neither the collected outputs nor the report.
     #[arg(short, long)]
     pub quiet: bool,
@@ -209,6 +227,10 @@ impl Args {
         o.cluster.spawn = self.spawn;
         o.cluster.join_timeout = Duration::from_secs(self.join_timeout_s);
         o.cluster.peer_timeout = Duration::from_millis(self.peer_timeout_ms);
+        o.pool.min_workers = self.min_workers.max(1);
+        o.pool.scale_interval = Duration::from_millis(self.scale_interval_ms.max(1));
+        o.pool.task_target = Duration::from_micros(self.task_us.max(1));
+        o.pool.queue_units = self.queue_units;
         o
     }
 
@@ -332,7 +354,7 @@ fn available_mappings() -> String {
 fn report_error(e: &RunError) -> i32 {
     eprintln!("error: {e}");
     match e {
-        RunError::Plan(_) | RunError::Input(_) => EXIT_BAD_INPUT,
+        RunError::Plan(_) | RunError::Input(_) | RunError::Stateful { .. } => EXIT_BAD_INPUT,
         RunError::Io { .. } => EXIT_BAD_INPUT,
         RunError::Unavailable { .. } => EXIT_UNAVAILABLE,
         RunError::Aborted(_) => EXIT_FAILED,

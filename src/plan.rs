@@ -159,6 +159,7 @@ pub struct PlannedInstance {
 pub struct Plan {
     graph_name: String,
     processes: usize,
+    pooled: bool,
     pes: Vec<PlannedPe>,
     instances: Vec<PlannedInstance>,
     by_name: HashMap<Arc<str>, usize>,
@@ -167,6 +168,30 @@ pub struct Plan {
 impl Plan {
     /// The plan of `graph` over `processes` slots (`-n`).
     pub fn new(graph: &WorkflowGraph, processes: usize) -> Result<Plan, PlanError> {
+        Plan::build(graph, processes, false)
+    }
+
+    /// The plan of a dynamic mapping with `workers` workers: every PE gets one *logical*
+    /// instance on slot 0 (`numprocesses` does not apply), because any worker may run any of
+    /// its units; routes between logical instances are plain hand-overs.
+    ///
+    /// ```
+    /// use dispel4rs::{Iterative, PeError, PeSpec, Plan, Producer, Value, WorkflowGraph};
+    /// let mut g = WorkflowGraph::new("p");
+    /// let src = g.add(Producer::new("src", |_, o| o.write("output", 1))).unwrap();
+    /// let a = g.add(Iterative::new("a", |x: Value| Ok::<_, PeError>(x))).unwrap();
+    /// g.set_numprocesses(a, 3).unwrap();
+    /// g.connect(src, "output", a, "input").unwrap();
+    /// let plan = Plan::pooled(&g, 8).unwrap();
+    /// assert_eq!(plan.pe_by_name("a").unwrap().count(), 1);
+    /// assert!(plan.is_pooled());
+    /// assert_eq!(plan.processes(), 8);
+    /// ```
+    pub fn pooled(graph: &WorkflowGraph, workers: usize) -> Result<Plan, PlanError> {
+        Plan::build(graph, workers, true)
+    }
+
+    fn build(graph: &WorkflowGraph, processes: usize, pooled: bool) -> Result<Plan, PlanError> {
         if processes == 0 {
             return Err(PlanError::NoProcesses);
         }
@@ -196,7 +221,7 @@ impl Plan {
             1
         };
         let counts: Vec<usize> = (0..order.len())
-            .map(|i| if is_root[i] { 1 } else { specs[i].numprocesses.unwrap_or(share) })
+            .map(|i| if is_root[i] || pooled { 1 } else { specs[i].numprocesses.unwrap_or(share) })
             .collect();
         let total = counts.iter().fold(0usize, |a, c| a.saturating_add(*c));
         if total > MAX_INSTANCES || processes > MAX_INSTANCES {
@@ -235,7 +260,13 @@ impl Plan {
             }
         }
         for (inst, unit) in instances.iter_mut().zip(&unit_of_instance) {
-            inst.slot = if units <= processes { *unit } else { unit * processes / units };
+            inst.slot = if pooled {
+                0
+            } else if units <= processes {
+                *unit
+            } else {
+                unit * processes / units
+            };
         }
 
         // PEs, routes, collection.
@@ -307,7 +338,7 @@ impl Plan {
             });
         }
         let by_name = pes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
-        Ok(Plan { graph_name: graph.name().to_owned(), processes, pes, instances, by_name })
+        Ok(Plan { graph_name: graph.name().to_owned(), processes, pooled, pes, instances, by_name })
     }
 
     /// The graph's name.
@@ -318,6 +349,29 @@ impl Plan {
     /// The number of slots (`-n`).
     pub fn processes(&self) -> usize {
         self.processes
+    }
+
+    /// True for the plan of a dynamic mapping ([`Plan::pooled`]).
+    pub fn is_pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// The PEs that keep state across units, with why in words: a grouped input (group_by,
+    /// one_to_all, all_to_one pin units to instances) or a spec that says so. The dynamic
+    /// mappings cannot run them (any worker may get any unit).
+    pub fn stateful_pes(&self) -> Vec<(Arc<str>, String)> {
+        self.pes
+            .iter()
+            .filter_map(|p| {
+                if let Some(input) = p.spec.inputs.iter().find(|i| i.grouping.is_stateful()) {
+                    return Some((
+                        p.name.clone(),
+                        format!("its input '{}' has the grouping {}", input.name, input.grouping),
+                    ));
+                }
+                p.spec.stateful.then(|| (p.name.clone(), "its spec declares it stateful".to_owned()))
+            })
+            .collect()
     }
 
     /// The number of slots that host at least one instance.
@@ -366,6 +420,7 @@ impl Plan {
         let mut h = StableHasher::new();
         h.write(self.graph_name.as_bytes());
         h.write(&(self.processes as u64).to_le_bytes());
+        h.write(&[u8::from(self.pooled)]);
         for p in &self.pes {
             h.write(p.name.as_bytes());
             for port in p.inputs.iter().chain(p.outputs.iter()) {
@@ -389,6 +444,9 @@ impl Plan {
     /// A human-readable description: one line per PE with its instances and slots, then the
     /// routes.
     pub fn describe(&self) -> String {
+        if self.pooled {
+            return self.describe_pooled();
+        }
         let mut out = format!("plan for '{}' on {} slot(s):\n", self.graph_name, self.processes);
         for p in &self.pes {
             let slots: Vec<String> =
@@ -402,6 +460,23 @@ impl Plan {
                 slots.join(",")
             );
         }
+        self.describe_routes(&mut out);
+        out
+    }
+
+    fn describe_pooled(&self) -> String {
+        let mut out =
+            format!("plan for '{}' on a pool of up to {} worker(s):\n", self.graph_name, self.processes);
+        for p in &self.pes {
+            let how =
+                if p.is_root { "1 instance (root), on a thread of its own" } else { "run by any worker" };
+            let _ = writeln!(out, "  {:<24} {how}", p.name);
+        }
+        self.describe_routes(&mut out);
+        out
+    }
+
+    fn describe_routes(&self, out: &mut String) {
         for p in &self.pes {
             for (o, routes) in p.routes.iter().enumerate() {
                 for r in routes {
@@ -418,7 +493,6 @@ impl Plan {
                 }
             }
         }
-        out
     }
 }
 

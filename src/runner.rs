@@ -12,7 +12,7 @@
 //! ```
 
 use crate::graph::WorkflowGraph;
-use crate::mapping::{multi, simple, Mapping, RunError};
+use crate::mapping::{dyn_auto_multi, dyn_multi, multi, simple, Mapping, RunError};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::inputs::{InputSource, RootInputs};
@@ -114,8 +114,12 @@ impl<'g> Runner<'g> {
         self
     }
 
-    /// The plan this runner would enact.
+    /// The plan this runner would enact (for a dynamic mapping, [`Plan::pooled`]: `-n` is
+    /// the number of workers).
     pub fn plan(&self) -> Result<Plan, RunError> {
+        if self.mapping.is_pooled() {
+            return Ok(Plan::pooled(self.graph, self.options.processes)?);
+        }
         Ok(Plan::new(self.graph, self.options.processes)?)
     }
 
@@ -143,6 +147,10 @@ impl<'g> Runner<'g> {
         let result = match self.mapping {
             Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
             Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
+            Mapping::DynMulti => dyn_multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
+            Mapping::DynAutoMulti => {
+                dyn_auto_multi::run(&plan, &inputs, &self.options, collector, dead.clone())?
+            }
             #[cfg(feature = "zmq")]
             Mapping::ZmqMulti => crate::mapping::zmq_multi::run_coordinator(
                 &plan,

@@ -1,6 +1,8 @@
 //! Mappings: the ways a plan is enacted. One mapping per file; [`Mapping`] names them all,
 //! including those not built yet (they say so plainly instead of falling back).
 
+pub(crate) mod dyn_auto_multi;
+pub(crate) mod dyn_multi;
 #[cfg(feature = "mpi")]
 pub(crate) mod mpi;
 pub(crate) mod multi;
@@ -87,19 +89,23 @@ impl Mapping {
         }
     }
 
+    /// True for the dynamic mappings: a pool of workers, any of which may run any unit of a
+    /// stateless PE (their plan is [`crate::Plan::pooled`]).
+    pub fn is_pooled(self) -> bool {
+        matches!(self, Mapping::DynMulti | Mapping::DynAutoMulti | Mapping::DynRedis | Mapping::DynAutoRedis)
+    }
+
     /// `Ok` if this build can run the mapping, or why not.
     pub fn availability(self) -> Result<(), &'static str> {
         match self {
-            Mapping::Simple | Mapping::Multi => Ok(()),
+            Mapping::Simple | Mapping::Multi | Mapping::DynMulti | Mapping::DynAutoMulti => Ok(()),
             Mapping::ZmqMulti if cfg!(feature = "zmq") => Ok(()),
             Mapping::ZmqMulti => Err("not compiled in (build with the `zmq` feature)"),
             Mapping::Mpi if cfg!(feature = "mpi") => Ok(()),
             Mapping::Mpi => Err("not compiled in (build with the `mpi` feature)"),
-            Mapping::DynMulti
-            | Mapping::DynAutoMulti
-            | Mapping::DynRedis
-            | Mapping::DynAutoRedis
-            | Mapping::HybridRedis => Err("not built yet (planned)"),
+            Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis => {
+                Err("not built yet (planned)")
+            }
         }
     }
 }
@@ -130,6 +136,20 @@ pub enum RunError {
     /// The mapping could not go on (a peer died, a channel closed).
     #[error("run aborted: {0}")]
     Aborted(Abort),
+    /// A dynamic mapping was given a graph with a stateful PE.
+    #[error(
+        "mapping '{mapping}' runs stateless PEs only, and PE '{pe}' is stateful: {reason}. \
+         Any worker may get any of its units, so its state would be split. \
+         Use `multi` (or `zmq_multi`, `mpi`), which pin instances, or `hybrid_redis`, which pins stateful PEs"
+    )]
+    Stateful {
+        /// The mapping.
+        mapping: Mapping,
+        /// The stateful PE.
+        pe: String,
+        /// Why it is stateful.
+        reason: String,
+    },
     /// The mapping is not available in this build.
     #[error("mapping '{mapping}' is {reason}")]
     Unavailable {
@@ -153,6 +173,7 @@ pub(crate) struct MappingResult {
 }
 
 /// How a mapping's run ended, before the report is assembled (see [`MappingResult::assemble`]).
+#[derive(Default)]
 pub(crate) struct RunEnd {
     /// How long the run took.
     pub elapsed: std::time::Duration,
@@ -160,6 +181,11 @@ pub(crate) struct RunEnd {
     pub tail: Option<std::time::Duration>,
     /// Every instance's counters, by global id (`None`: it never reported).
     pub stats: Vec<Option<crate::runtime::report::InstanceStats>>,
+    /// Instead of `stats`, the instances as they ran, where they are not the plan's (the
+    /// dynamic mappings make one per PE and worker).
+    pub instances: Option<Vec<crate::runtime::report::InstanceReport>>,
+    /// The worker pool of a dynamic mapping.
+    pub pool: Option<crate::runtime::report::PoolReport>,
     /// What the collector gathered (`None`: it was not finished, e.g. on a worker).
     pub outputs: Option<std::io::Result<CollectedOutputs>>,
     /// The peak resident memory of the run's processes, where known.
@@ -178,7 +204,7 @@ impl MappingResult {
             .outputs
             .unwrap_or_else(|| Ok(CollectedOutputs::default()))
             .map_err(|e| RunError::io("cannot write collected outputs", e))?;
-        let report = RunReport::from_stats(
+        let mut report = RunReport::from_stats(
             mapping.name(),
             plan,
             end.elapsed,
@@ -187,6 +213,10 @@ impl MappingResult {
             outputs.total,
             end.peak_rss_bytes,
         );
+        if let Some(instances) = end.instances {
+            report.instances = instances;
+        }
+        report.pool = end.pool;
         Ok(MappingResult { outputs, report })
     }
 }

@@ -101,6 +101,7 @@ pub(crate) fn run(
         stats: outcome.stats,
         outputs: outcome.outputs,
         peak_rss_bytes: outcome.peak_rss_bytes,
+        ..RunEnd::default()
     };
     MappingResult::assemble(Mapping::Mpi, plan, end).map(Some)
 }

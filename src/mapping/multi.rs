@@ -70,6 +70,7 @@ pub(crate) fn run(
         stats,
         outputs: collected,
         peak_rss_bytes: peak_rss_bytes(),
+        ..RunEnd::default()
     };
     MappingResult::assemble(Mapping::Multi, plan, end)
 }

@@ -162,7 +162,13 @@ pub(crate) fn run(
 
     let stats = exec.slots.iter().map(|s| s.as_ref().map(|s| s.inst.final_stats())).collect();
     let outputs = Some(exec.collector.finish());
-    let end =
-        RunEnd { elapsed: started.elapsed(), tail: None, stats, outputs, peak_rss_bytes: peak_rss_bytes() };
+    let end = RunEnd {
+        elapsed: started.elapsed(),
+        tail: None,
+        stats,
+        outputs,
+        peak_rss_bytes: peak_rss_bytes(),
+        ..RunEnd::default()
+    };
     MappingResult::assemble(Mapping::Simple, plan, end)
 }

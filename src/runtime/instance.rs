@@ -86,6 +86,19 @@ impl Instance {
         dead: Arc<DeadLetters>,
     ) -> (Instance, Flow) {
         let info = InstanceInfo { pe: pe.name.clone(), pe_id: pe.id, index, count: pe.count(), global };
+        Instance::with_info(pe, info, options, dead)
+    }
+
+    /// Creates an instance of `pe` described by `info` (the dynamic mappings make one per PE
+    /// and worker: `index` is the worker's number, `count` the pool's largest size) and runs
+    /// its `preprocess`, as [`Instance::new`] does.
+    pub fn with_info(
+        pe: &PlannedPe,
+        info: InstanceInfo,
+        options: &RunOptions,
+        dead: Arc<DeadLetters>,
+    ) -> (Instance, Flow) {
+        let index = info.index;
         let span = tracing::error_span!("pe", name = %info.pe, instance = index);
         let mut inst = Instance {
             info,

@@ -9,6 +9,7 @@ pub mod instance;
 pub(crate) mod launch;
 pub mod options;
 pub mod outlet;
+pub(crate) mod pool;
 pub mod report;
 pub mod termination;
 pub(crate) mod wire;

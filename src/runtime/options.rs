@@ -31,6 +31,35 @@ pub struct RunOptions {
     pub mailbox_batches: usize,
     /// Options of the multi-process mappings.
     pub cluster: ClusterOptions,
+    /// Options of the dynamic mappings (a pool of workers).
+    pub pool: PoolOptions,
+}
+
+/// Options of the dynamic mappings (`dyn_multi`, `dyn_auto_multi`): `-n` is the most workers.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PoolOptions {
+    /// Autoscaling: the fewest workers (the pool starts with this many).
+    pub min_workers: usize,
+    /// Autoscaling: how often the load is measured and the pool resized.
+    pub scale_interval: Duration,
+    /// A task (a batch of units of one PE) is cut to take about this long at the PE's
+    /// measured cost per unit, so that slow PEs spread over workers and fast ones keep whole
+    /// batches.
+    pub task_target: Duration,
+    /// Units the queue holds before roots wait (admission control); `None`: `--mailbox` ×
+    /// `--batch-size` × workers.
+    pub queue_units: Option<u64>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            min_workers: 1,
+            scale_interval: Duration::from_millis(100),
+            task_target: Duration::from_millis(1),
+            queue_units: None,
+        }
+    }
 }
 
 /// Options of the multi-process mappings (`zmq_multi`, `mpi`).
@@ -75,6 +104,7 @@ impl Default for RunOptions {
             dead_letters_kept: 100,
             mailbox_batches: 8,
             cluster: ClusterOptions::default(),
+            pool: PoolOptions::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Printed as a table at the end of a run, and available as JSON (`--report FILE`).
 
 use crate::value::Value;
+use dispel4rs_actors::scaling::ScalingDecision;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -176,6 +177,74 @@ pub struct RunReport {
     pub outputs: u64,
     /// Peak resident memory of this process (and its workers, where known), in bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// The worker pool of a dynamic mapping.
+    pub pool: Option<PoolReport>,
+}
+
+/// How the worker pool of a dynamic run moved, and why.
+#[derive(Clone, Debug, Default)]
+pub struct PoolReport {
+    /// The pool's bounds (equal for a fixed pool).
+    pub min_workers: usize,
+    /// The most workers allowed (`-n`).
+    pub max_workers: usize,
+    /// `(time since the start, active workers)` at the start and at every change.
+    pub timeline: Vec<(Duration, usize)>,
+    /// Every scaling decision, with the figures it was based on.
+    pub decisions: Vec<ScalingDecision>,
+    /// The integral of the pool's size over the run.
+    pub worker_seconds: f64,
+    /// Data units each worker processed, by worker id.
+    pub units_per_worker: Vec<(usize, u64)>,
+}
+
+impl PoolReport {
+    /// The smallest, largest and time-weighted mean size over a run of `elapsed`.
+    pub fn size_stats(&self, elapsed: Duration) -> (usize, usize, f64) {
+        // The first entry is the empty pool before the first worker started.
+        let sizes = self.timeline.iter().skip(1).map(|(_, n)| *n);
+        let min = sizes.clone().min().unwrap_or(0);
+        let max = sizes.max().unwrap_or(0);
+        let mean = if elapsed.is_zero() { 0.0 } else { self.worker_seconds / elapsed.as_secs_f64() };
+        (min, max, mean)
+    }
+
+    fn to_value(&self, elapsed: Duration) -> Vec<(&'static str, Value)> {
+        let (min, max, mean) = self.size_stats(elapsed);
+        let timeline = self
+            .timeline
+            .iter()
+            .map(|(t, n)| Value::List(vec![Value::Float(t.as_secs_f64()), Value::from(*n)]))
+            .collect();
+        let decisions = self
+            .decisions
+            .iter()
+            .map(|d| {
+                Value::map([
+                    ("t_s", Value::Float(d.at.as_secs_f64())),
+                    ("from", Value::from(d.from)),
+                    ("to", Value::from(d.to)),
+                    ("reason", Value::from(d.reason.name())),
+                    ("demand_workers", Value::Float(d.demand)),
+                    ("utilisation", Value::Float(d.utilisation)),
+                    ("backlog_s", Value::Float(d.backlog_s)),
+                ])
+            })
+            .collect();
+        let units = Value::Map(
+            self.units_per_worker.iter().map(|(w, n)| (w.to_string(), Value::Int(*n as i64))).collect(),
+        );
+        vec![
+            ("pool_min", Value::from(min)),
+            ("pool_max", Value::from(max)),
+            ("pool_mean", Value::Float(mean)),
+            ("pool_bounds", Value::List(vec![Value::from(self.min_workers), Value::from(self.max_workers)])),
+            ("pool_timeline", Value::List(timeline)),
+            ("scaling_decisions", Value::List(decisions)),
+            ("worker_seconds", Value::Float(self.worker_seconds)),
+            ("units_per_worker", units),
+        ]
+    }
 }
 
 impl RunReport {
@@ -212,6 +281,7 @@ impl RunReport {
             dead_letters: Vec::new(),
             outputs,
             peak_rss_bytes,
+            pool: None,
         }
     }
 
@@ -265,6 +335,15 @@ impl RunReport {
                 let _ = writeln!(out, "    postprocess failed: {e}");
             }
         }
+        if let Some(pool) = &self.pool {
+            let (min, max, mean) = pool.size_stats(self.elapsed);
+            let _ = writeln!(
+                out,
+                "  pool: {min}..{max} workers (mean {mean:.1}), {:.2} worker-seconds, {} scaling decision(s)",
+                pool.worker_seconds,
+                pool.decisions.len()
+            );
+        }
         if self.dead_letters_total > 0 {
             let _ = writeln!(out, "  {} dead letter(s); first ones:", self.dead_letters_total);
             for d in self.dead_letters.iter().take(5) {
@@ -296,7 +375,7 @@ impl RunReport {
                 ])
             })
             .collect::<Vec<_>>();
-        Value::map([
+        let mut report = Value::map([
             ("mapping", Value::from(self.mapping.as_str())),
             ("graph", Value::from(self.graph.as_str())),
             ("processes", Value::from(self.processes)),
@@ -308,7 +387,13 @@ impl RunReport {
             ("dead_letters_total", Value::Int(self.dead_letters_total as i64)),
             ("dead_letters", Value::List(self.dead_letters.iter().map(DeadLetter::to_value).collect())),
             ("instances", Value::List(instances)),
-        ])
+        ]);
+        if let (Some(pool), Value::Map(entries)) = (&self.pool, &mut report) {
+            for (k, v) in pool.to_value(self.elapsed) {
+                entries.insert(k.to_owned(), v);
+            }
+        }
+        report
     }
 }
 

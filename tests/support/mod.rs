@@ -488,6 +488,81 @@ pub fn example_workloads() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// The dynamic mappings that run in one process (a pool of worker actors).
+pub const POOLED_MAPPINGS: [&str; 2] = ["dyn_multi", "dyn_auto_multi"];
+
+/// The reference examples whose PEs are all stateless (the dynamic mappings run them), with
+/// their arguments as in [`example_workloads`]; `bursty` included, on a small input.
+pub fn stateless_workloads() -> Vec<(&'static str, Vec<String>)> {
+    let mut w: Vec<(&'static str, Vec<String>)> = example_workloads()
+        .into_iter()
+        .filter(|(name, _)| !STATEFUL_EXAMPLES.iter().any(|(s, _)| s == name))
+        .collect();
+    w.push((
+        "bursty",
+        vec![
+            "-d".into(),
+            r#"{"source": [{"phases": [[200, 0], [20, 500], [200, 0]], "work_ms": 1}]}"#.into(),
+        ],
+    ));
+    w
+}
+
+/// The reference examples with a stateful PE, and that PE (the dynamic mappings refuse them,
+/// naming it).
+pub const STATEFUL_EXAMPLES: [(&str, &str); 5] = [
+    ("wordcount", "count"),
+    ("word_count", "count"),
+    ("grouping_onetoall", "cons"),
+    ("grouping_alltoone", "cons2"),
+    ("aggregates", "partial"),
+];
+
+/// The records with every per-instance aggregate `{"count": c, "sum": s}` of one PE port
+/// merged into one (the totals): how many instances write one depends on the mapping (one
+/// per worker that ran the PE, under the dynamic mappings), the totals do not.
+pub fn merge_count_sums(records: &[Record]) -> Vec<Record> {
+    let mut totals: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (pe, port, data) in records {
+        let v: Json = serde_json::from_str(data).unwrap_or(Json::Null);
+        match (v.as_object(), v.get("count").and_then(Json::as_i64), v.get("sum").and_then(Json::as_i64)) {
+            (Some(o), Some(c), Some(s)) if o.len() == 2 => {
+                let t = totals.entry((pe.clone(), port.clone())).or_default();
+                t.0 += c;
+                t.1 += s;
+            }
+            _ => out.push((pe.clone(), port.clone(), data.clone())),
+        }
+    }
+    for ((pe, port), (c, s)) in totals {
+        out.push(record(&pe, &port, serde_json::json!({"count": c, "sum": s})));
+    }
+    multiset(out)
+}
+
+/// Runs every stateless workload under `mapping` (through `launch`, as for
+/// [`assert_same_as_simple`]) for each `-n`, and checks its outputs equal `simple`'s with the
+/// same `-n`, per-instance aggregates compared by their totals ([`merge_count_sums`]).
+pub fn assert_stateless_same_as_simple(
+    mapping: &str,
+    processes: &[usize],
+    mut launch: impl FnMut(&str, &[String]) -> Vec<Record>,
+) {
+    for (example, extra) in stateless_workloads() {
+        for n in processes {
+            let mut args = vec!["-n".to_owned(), n.to_string()];
+            args.extend(extra.iter().cloned());
+            let mut simple_args = vec!["simple".to_owned()];
+            simple_args.extend(args.iter().cloned());
+            let want = merge_count_sums(&round_floats(&run_collect(example, &simple_args)));
+            assert!(!want.is_empty(), "{example}: simple collected nothing");
+            let got = merge_count_sums(&round_floats(&launch(example, &args)));
+            assert_multiset_eq(&got, &want, &format!("{example} under {mapping} -n {n} vs simple -n {n}"));
+        }
+    }
+}
+
 /// The records with every float rounded to 10 significant digits: reductions that merge
 /// partial results in arrival order (e.g. a mean) may differ in the last bits between
 /// mappings, and nowhere else.

@@ -14,6 +14,7 @@
 //! | [`inmem`]     | —       | [`InMemTransport`]: n endpoints in one process (tests, reference behaviour)   |
 //! | [`zmq`]       | `zmq`   | `ZmqTransport`: one PULL socket per endpoint, one PUSH per peer, heartbeats   |
 //! | [`mpi`]       | `mpi`   | `MpiTransport`: rsmpi, non-blocking sends, `Iprobe` + back-off receives       |
+//! | [`queue`]     | —       | [`queue::TaskQueue`]: tasks for competing consumers (lanes, admission), in process |
 //! | [`rendezvous`]| `zmq`   | how ZMQ endpoints find each other: a ROUTER/DEALER request–reply exchange     |
 //!
 //! ## Model
@@ -36,6 +37,7 @@ pub mod frame;
 pub mod inmem;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod queue;
 #[cfg(feature = "zmq")]
 pub mod rendezvous;
 #[cfg(feature = "zmq")]

@@ -1,0 +1,426 @@
+//! What every worker and root of a dynamic run shares: the task queue, the end-of-stream
+//! counts, the task sizes, the collector, the dead letters, and how the run ends or stops.
+//!
+//! Order of effects, the invariant the termination rule needs: the tasks a task writes are
+//! counted (and queued) before that task is reported done, and the events a count change
+//! causes are sent while the counts are locked — so a worker that retires and a decision that
+//! asks it for `postprocess` cannot cross.
+
+use super::task::{Task, TaskCosts};
+use super::worker::PeWorker;
+use crate::abort::Abort;
+use crate::plan::{CollectName, Plan};
+use crate::runtime::collect::{CollectedOutputs, Collector};
+use crate::runtime::options::RunOptions;
+use crate::runtime::outlet::{Deliver, Outlet};
+use crate::runtime::report::{DeadLetters, InstanceReport};
+use crate::runtime::termination::{PeEvent, PeTermination};
+use crate::sink::Sink;
+use crate::value::Value;
+use dispel4rs_actors::pool::{Pool, WorkerId};
+use dispel4rs_transports::queue::{QueueClosed, TaskQueue};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The queue behind the engine: in memory for `dyn_multi`, Redis streams next.
+pub(crate) type Queue = dyn TaskQueue<Task, Receipt = ()>;
+
+/// What a worker may be told.
+pub(crate) enum WorkerMail {
+    /// Run the `postprocess` of your instance of this PE (making one if you have none).
+    Postprocess(usize),
+}
+
+/// How the run stands.
+enum Outcome {
+    Running,
+    Ended,
+    Aborted(Abort),
+}
+
+/// Busy time of one worker, readable while it works (for the scaler).
+#[derive(Default)]
+pub(crate) struct WorkerClock {
+    /// Time spent in finished tasks, ns.
+    busy_ns: AtomicU64,
+    /// When the current task started (ns since the engine started, + 1), 0 when idle.
+    since_ns: AtomicU64,
+}
+
+impl WorkerClock {
+    pub(crate) fn begin(&self, engine: &Engine) {
+        self.since_ns.store(engine.now_ns() + 1, Ordering::Release);
+    }
+
+    pub(crate) fn end(&self, took: Duration) {
+        self.busy_ns.fetch_add(took.as_nanos() as u64, Ordering::AcqRel);
+        self.since_ns.store(0, Ordering::Release);
+    }
+
+    /// Busy time so far, the current task included, at `now_ns`.
+    fn busy_at(&self, now_ns: u64) -> u64 {
+        let since = self.since_ns.load(Ordering::Acquire);
+        let running = if since == 0 { 0 } else { now_ns.saturating_sub(since - 1) };
+        self.busy_ns.load(Ordering::Acquire) + running
+    }
+}
+
+/// The shared state of a dynamic run. See the [module documentation](self).
+pub(crate) struct Engine {
+    pub plan: Arc<Plan>,
+    pub options: RunOptions,
+    pub queue: Arc<Queue>,
+    pub costs: TaskCosts,
+    pub dead: Arc<DeadLetters>,
+    /// The pool's largest size (the `count` of pooled instances).
+    pub max_workers: usize,
+    termination: Mutex<PeTermination>,
+    collector: Mutex<Option<Collector>>,
+    pool: OnceLock<Arc<Pool<PeWorker>>>,
+    reports: Mutex<Vec<InstanceReport>>,
+    units_per_worker: Mutex<BTreeMap<WorkerId, u64>>,
+    clocks: Mutex<Vec<Arc<WorkerClock>>>,
+    outcome: Mutex<Outcome>,
+    ended: tokio::sync::Notify,
+    started: Instant,
+    last_unit_ns: AtomicU64,
+    waited_ns: AtomicU64,
+    buffers: (crossbeam_channel::Sender<Vec<Value>>, crossbeam_channel::Receiver<Vec<Value>>),
+}
+
+impl Engine {
+    pub(crate) fn new(
+        plan: Arc<Plan>,
+        options: RunOptions,
+        queue: Arc<Queue>,
+        collector: Collector,
+        dead: Arc<DeadLetters>,
+        max_workers: usize,
+    ) -> Engine {
+        let costs = TaskCosts::new(plan.pes().len(), options.pool.task_target, options.batch_size);
+        Engine {
+            termination: Mutex::new(PeTermination::of_plan(&plan)),
+            plan,
+            options,
+            queue,
+            costs,
+            dead,
+            max_workers,
+            collector: Mutex::new(Some(collector)),
+            pool: OnceLock::new(),
+            reports: Mutex::new(Vec::new()),
+            units_per_worker: Mutex::new(BTreeMap::new()),
+            clocks: Mutex::new(Vec::new()),
+            outcome: Mutex::new(Outcome::Running),
+            ended: tokio::sync::Notify::new(),
+            started: Instant::now(),
+            last_unit_ns: AtomicU64::new(0),
+            waited_ns: AtomicU64::new(0),
+            buffers: crossbeam_channel::bounded(256),
+        }
+    }
+
+    pub(crate) fn set_pool(&self, pool: Arc<Pool<PeWorker>>) {
+        let _ = self.pool.set(pool);
+    }
+
+    fn termination(&self) -> MutexGuard<'_, PeTermination> {
+        self.termination.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- time ----------------------------------------------------------------------------
+
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    /// A data unit was just processed.
+    pub(crate) fn touch(&self) {
+        self.last_unit_ns.fetch_max(self.now_ns(), Ordering::Relaxed);
+    }
+
+    /// When the last data unit was processed, since the start.
+    pub(crate) fn last_unit(&self) -> Duration {
+        Duration::from_nanos(self.last_unit_ns.load(Ordering::Relaxed))
+    }
+
+    /// A clock for a new worker's busy time.
+    pub(crate) fn clock(&self) -> Arc<WorkerClock> {
+        let clock = Arc::new(WorkerClock::default());
+        self.clocks.lock().unwrap_or_else(|p| p.into_inner()).push(clock.clone());
+        clock
+    }
+
+    /// Busy time of every worker there has been, running tasks included.
+    pub(crate) fn busy(&self) -> Duration {
+        let now = self.now_ns();
+        let clocks = self.clocks.lock().unwrap_or_else(|p| p.into_inner());
+        Duration::from_nanos(clocks.iter().map(|c| c.busy_at(now)).sum())
+    }
+
+    /// Time roots have waited for room in the queue.
+    pub(crate) fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed))
+    }
+
+    // ---- buffers ---------------------------------------------------------------------------
+
+    /// An empty buffer for a batch (recycled when one is free).
+    pub(crate) fn buffer(&self) -> Vec<Value> {
+        self.buffers.1.try_recv().unwrap_or_default()
+    }
+
+    /// Gives an emptied buffer back.
+    pub(crate) fn recycle(&self, mut units: Vec<Value>) {
+        if units.capacity() >= self.options.batch_size / 2 {
+            units.clear();
+            let _ = self.buffers.0.try_send(units);
+        }
+    }
+
+    // ---- tasks -------------------------------------------------------------------------------
+
+    /// Queues `units` for input `port` of PE `pe`, cut into tasks of the PE's size; leaves
+    /// `units` empty. A root's tasks (`admitted`) wait for room in the queue; a worker's are
+    /// always taken.
+    pub(crate) fn push(
+        &self,
+        pe: usize,
+        port: usize,
+        units: &mut Vec<Value>,
+        admitted: bool,
+    ) -> Result<(), Abort> {
+        if units.is_empty() {
+            return Ok(());
+        }
+        let size = self.costs.task_units(pe);
+        let tasks = units.len().div_ceil(size);
+        self.termination().pushed(pe, tasks as u64);
+        let stopping = |_: QueueClosed| Abort::stopping("the task queue is closed (the run is stopping)");
+        if tasks == 1 {
+            let whole = std::mem::replace(units, self.buffer());
+            return self.enqueue(Task { pe, port, units: whole }, admitted).map_err(stopping);
+        }
+        let mut rest = std::mem::take(units);
+        while !rest.is_empty() {
+            let tail = if rest.len() > size { rest.split_off(size) } else { Vec::new() };
+            let chunk = std::mem::replace(&mut rest, tail);
+            self.enqueue(Task { pe, port, units: chunk }, admitted).map_err(stopping)?;
+        }
+        *units = self.buffer();
+        Ok(())
+    }
+
+    fn enqueue(&self, task: Task, admitted: bool) -> Result<(), QueueClosed> {
+        let (lane, weight) = (task.pe, task.units.len() as u64);
+        if admitted {
+            let waited = self.queue.push_admitted(lane, weight, task)?;
+            if !waited.is_zero() {
+                self.waited_ns.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+            }
+            Ok(())
+        } else {
+            self.queue.push(lane, weight, task)
+        }
+    }
+
+    /// The work waiting in the queue, at the measured cost of each PE's units.
+    pub(crate) fn backlog(&self) -> (Duration, u64) {
+        let backlog = self.queue.backlog();
+        let fallback = self.costs.max_cost().unwrap_or(0.0);
+        let ns: f64 = backlog
+            .lanes
+            .iter()
+            .enumerate()
+            .map(|(pe, units)| *units as f64 * self.costs.cost(pe).unwrap_or(fallback))
+            .sum();
+        (Duration::from_nanos(ns as u64), backlog.tasks)
+    }
+
+    /// Hands units written on an unconnected output to the collector.
+    pub(crate) fn collect(&self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
+        let mut guard = self.collector.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(c) => {
+                c.push(name, units).map_err(|e| Abort::output(format!("cannot write collected outputs: {e}")))
+            }
+            None => {
+                units.clear();
+                Err(Abort::stopping("the collector has finished (the run is stopping)"))
+            }
+        }
+    }
+
+    /// Finishes collection (once, at the end).
+    pub(crate) fn finish_collect(&self) -> Option<std::io::Result<CollectedOutputs>> {
+        self.collector.lock().unwrap_or_else(|p| p.into_inner()).take().map(Collector::finish)
+    }
+
+    // ---- end of stream ---------------------------------------------------------------------
+
+    /// Worker `worker` made an instance of PE `pe`.
+    pub(crate) fn instance_created(&self, pe: usize, worker: WorkerId) {
+        self.termination().instance_created(pe, worker);
+    }
+
+    /// A task of PE `pe` is done and what it wrote is queued.
+    pub(crate) fn done(&self, pe: usize) {
+        let mut t = self.termination();
+        let events = t.done(pe);
+        self.dispatch(events);
+    }
+
+    /// Root PE `pe` has made its calls, run `postprocess` and queued what it wrote.
+    pub(crate) fn root_ended(&self, pe: usize) {
+        let mut t = self.termination();
+        let events = t.root_ended(pe);
+        self.dispatch(events);
+    }
+
+    /// A `postprocess` asked for PE `pe` is done and what it wrote is queued.
+    pub(crate) fn postprocessed(&self, pe: usize) {
+        let mut t = self.termination();
+        let events = t.postprocessed(pe);
+        self.dispatch(events);
+    }
+
+    /// See [`PeTermination::retire_instance`].
+    pub(crate) fn retire_instance(&self, pe: usize, worker: WorkerId) -> bool {
+        self.termination().retire_instance(pe, worker)
+    }
+
+    /// Acts on events; called with the counts locked.
+    fn dispatch(&self, events: Vec<PeEvent>) {
+        for event in events {
+            match event {
+                PeEvent::Postprocess { pe, workers } => {
+                    let Some(pool) = self.pool.get() else { continue };
+                    for w in workers {
+                        // A worker that has gone served this itself on its way out.
+                        pool.send(w, WorkerMail::Postprocess(pe));
+                    }
+                }
+                PeEvent::PostprocessAnywhere { pe } => {
+                    let sent = self.pool.get().is_some_and(|pool| {
+                        pool.active().into_iter().any(|w| pool.send(w, WorkerMail::Postprocess(pe)))
+                    });
+                    if !sent {
+                        self.abort(Abort::internal(format!(
+                            "no worker is left to run the postprocess of {}",
+                            self.plan.pes()[pe].name
+                        )));
+                    }
+                }
+                PeEvent::RunEnded => self.end(),
+            }
+        }
+    }
+
+    // ---- the run's outcome -------------------------------------------------------------------
+
+    fn end(&self) {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*outcome, Outcome::Running) {
+            *outcome = Outcome::Ended;
+            self.ended.notify_one();
+        }
+    }
+
+    /// Stops the run: the first abort wins; the queue closes, so every worker and root stops.
+    pub(crate) fn abort(&self, why: Abort) {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*outcome, Outcome::Running) {
+            tracing::error!("run aborted ({}): {why}", why.reason());
+            *outcome = Outcome::Aborted(why);
+            drop(outcome);
+            self.queue.close();
+            self.ended.notify_one();
+        }
+    }
+
+    /// True once the run has ended or been aborted.
+    pub(crate) fn is_over(&self) -> bool {
+        !matches!(*self.outcome.lock().unwrap_or_else(|p| p.into_inner()), Outcome::Running)
+    }
+
+    /// Waits until the run has ended (`Ok`) or been aborted (`Err`).
+    pub(crate) async fn wait(&self) -> Result<(), Abort> {
+        loop {
+            let notified = self.ended.notified();
+            match &*self.outcome.lock().unwrap_or_else(|p| p.into_inner()) {
+                Outcome::Running => {}
+                Outcome::Ended => return Ok(()),
+                Outcome::Aborted(a) => return Err(a.clone()),
+            }
+            notified.await;
+        }
+    }
+
+    // ---- the report ------------------------------------------------------------------------
+
+    /// Records the counters of an instance that has finished.
+    pub(crate) fn report(&self, instance: InstanceReport) {
+        self.reports.lock().unwrap_or_else(|p| p.into_inner()).push(instance);
+    }
+
+    /// Records units processed by worker `worker`.
+    pub(crate) fn count_units(&self, worker: WorkerId, units: u64) {
+        *self.units_per_worker.lock().unwrap_or_else(|p| p.into_inner()).entry(worker).or_default() += units;
+    }
+
+    /// The instances' counters, in plan order then worker order.
+    pub(crate) fn instance_reports(&self) -> Vec<InstanceReport> {
+        let mut reports = std::mem::take(&mut *self.reports.lock().unwrap_or_else(|p| p.into_inner()));
+        let order = |name: &str| self.plan.pe_index(name).unwrap_or(usize::MAX);
+        reports.sort_by(|a, b| (order(&a.pe), a.index).cmp(&(order(&b.pe), b.index)));
+        reports
+    }
+
+    /// Units processed per worker.
+    pub(crate) fn units_per_worker(&self) -> Vec<(WorkerId, u64)> {
+        self.units_per_worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(w, n)| (*w, *n))
+            .collect()
+    }
+}
+
+/// The sink of a pooled instance (a worker's or a root's): what it writes becomes tasks along
+/// every connection of the port (the outlet's fan-out), or collected outputs.
+pub(crate) struct TaskSink<'a> {
+    pub engine: &'a Engine,
+    pub outlet: &'a mut Outlet,
+    /// Roots' tasks wait for room in the queue.
+    pub admitted: bool,
+}
+
+struct Deliverer<'a> {
+    engine: &'a Engine,
+    admitted: bool,
+}
+
+impl Sink for TaskSink<'_> {
+    fn flush(&mut self, port: usize, batch: &mut Vec<Value>) -> Result<(), Abort> {
+        let mut to = Deliverer { engine: self.engine, admitted: self.admitted };
+        self.outlet.dispatch(port, batch, &mut to)
+    }
+}
+
+impl Deliver for Deliverer<'_> {
+    fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort> {
+        let pe = self.engine.plan.instances()[to].pe;
+        self.engine.push(pe, port, units, self.admitted)
+    }
+
+    fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
+        self.engine.collect(name, units)
+    }
+}
