@@ -1,4 +1,5 @@
-//! Supervision under every in-process mapping: a panicking or failing PE is restarted from
+//! Supervision under every in-process mapping (the dynamic ones included: every worker's
+//! instance is supervised alike): a panicking or failing PE is restarted from
 //! its factory, the failed unit is retried, then dead-lettered; the restart policy's limits
 //! hold; a PE that always fails neither hangs the run nor loops.
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-const MAPPINGS: [Mapping; 2] = [Mapping::Simple, Mapping::Multi];
+const MAPPINGS: [Mapping; 4] = [Mapping::Simple, Mapping::Multi, Mapping::DynMulti, Mapping::DynAutoMulti];
 
 /// numbers → flaky (panics on every unit divisible by `k` the first time it sees it, or on
 /// every unit divisible by `k` always) → collected.

@@ -378,7 +378,7 @@ impl Engine {
     pub(crate) fn instance_reports(&self) -> Vec<InstanceReport> {
         let mut reports = std::mem::take(&mut *self.reports.lock().unwrap_or_else(|p| p.into_inner()));
         let order = |name: &str| self.plan.pe_index(name).unwrap_or(usize::MAX);
-        reports.sort_by(|a, b| (order(&a.pe), a.index).cmp(&(order(&b.pe), b.index)));
+        reports.sort_by_key(|a| (order(&a.pe), a.index));
         reports
     }
 
