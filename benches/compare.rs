@@ -7,6 +7,7 @@
 //! cargo bench --bench compare -- --only wordcount --reps 9
 //! cargo bench --bench compare -- --only multi      # multi -n2/-n4 vs timely -w2, tail, restarts
 //! cargo bench --bench compare -- --only cluster    # zmq_multi, mpi, raw transports
+//! cargo bench --bench compare -- --only dynamic    # dyn_multi vs multi, bursty fixed vs autoscaled
 //! cargo bench --bench compare -- --help
 //! ```
 //! (`scripts/compare.sh` wraps this with a release build and the machine's description.)
@@ -50,6 +51,11 @@
 //!   the wall time around the child process (start-up, rendezvous and tear-down included),
 //!   and also from the report's `elapsed_s` (the run alone). CPU time is that of the
 //!   children (`RUSAGE_CHILDREN`), peak RSS the report's `peak_rss_bytes`.
+//! * `dynamic`: `dyn_multi -n 2` on `pipeline` beside `multi -n 2` (its ratio is taken
+//!   against `multi`, the fixed mapping it replaces; `wordcount` is stateful: the dynamic
+//!   mappings refuse it), and the `bursty` section (`compare/bursty.rs`): the dense–sparse–dense
+//!   input under `dyn_multi -n 16` and `dyn_auto_multi -n 16`, elapsed time, worker-seconds
+//!   and tails, with the ratios auto / fixed per repetition.
 //! * `raw` (part of `cluster`): the raw batched transports, measured in the same
 //!   repetitions as the `cluster` pipeline rows: `target/release/examples/raw_throughput`
 //!   (crate `dispel4rs-transports`) as a child, `zmq` (2 processes, TCP loopback) and `mpi`
@@ -116,6 +122,13 @@ mod pipeline;
 #[path = "../examples/wordcount.rs"]
 #[allow(dead_code)]
 mod wordcount;
+
+#[path = "../examples/bursty.rs"]
+#[allow(dead_code)]
+mod bursty;
+
+#[path = "compare/bursty.rs"]
+mod bursty_section;
 
 mod common;
 
@@ -199,6 +212,12 @@ const TARGET_TAIL_S: f64 = 0.010;
 const TARGET_RESTART_S: f64 = 0.010;
 /// `zmq_multi` and `mpi` pipeline rate (wall time around the processes).
 const TARGET_CLUSTER_PIPELINE_ITEMS_PER_S: f64 = 2e6;
+/// `dyn_multi -n 2` pipeline rate, and its ratio to `multi -n 2`.
+const TARGET_DYN_PIPELINE_ITEMS_PER_S: f64 = 5e6;
+const TARGET_DYN_VS_MULTI: f64 = 0.5;
+/// `bursty`: dyn_auto_multi / dyn_multi elapsed time (at most) and worker-seconds (at most).
+const TARGET_BURSTY_TIME_RATIO: f64 = 1.15;
+const TARGET_BURSTY_WORKER_SECONDS_RATIO: f64 = 0.8;
 
 // ---------------------------------------------------------------------------------------
 // Command line
@@ -209,9 +228,10 @@ usage: cargo bench --bench compare -- [OPTIONS]
 
   --quick            smaller sizes (N = 1 M items, 1 MiB of text, 3 repetitions)
   --only NAMES       only these workloads and/or engine groups (comma-separated);
-                     workloads: pipeline, wordcount, supervision;
+                     workloads: pipeline, wordcount, supervision, bursty;
                      groups: simple (simple vs timely -w1), multi (multi -n2/-n4 vs timely -w2,
-                     supervision under multi), cluster (zmq_multi, mpi, raw transports), raw
+                     supervision under multi), cluster (zmq_multi, mpi, raw transports), raw,
+                     dynamic (dyn_multi -n2 vs multi -n2; bursty: dyn_multi vs dyn_auto_multi)
   --engines NAMES    only engines whose name contains one of these (comma-separated)
   --reps R           timed repetitions per engine (default 5, quick 3)
   --warmup W         untimed runs per engine before timing (default 1)
@@ -227,8 +247,8 @@ usage: cargo bench --bench compare -- [OPTIONS]
                      `target/release/examples/wordcount` on the same input, and exit
   -h, --help         this text";
 
-const WORKLOADS: [&str; 3] = ["pipeline", "wordcount", "supervision"];
-const GROUPS: [&str; 4] = ["simple", "multi", "cluster", "raw"];
+const WORKLOADS: [&str; 4] = ["pipeline", "wordcount", "supervision", "bursty"];
+const GROUPS: [&str; 5] = ["simple", "multi", "cluster", "raw", "dynamic"];
 
 #[derive(Clone, Debug)]
 struct Args {
@@ -542,6 +562,7 @@ fn inprocess_engines() -> Vec<Engine> {
         Engine::Timely { workers: 1 },
         Engine::Ours { mapping: Mapping::Multi, processes: 2 },
         Engine::Timely { workers: 2 },
+        Engine::Ours { mapping: Mapping::DynMulti, processes: 2 },
         Engine::Ours { mapping: Mapping::Multi, processes: 4 },
     ]
 }
@@ -580,6 +601,7 @@ impl Engine {
     fn group(self) -> &'static str {
         match self {
             Engine::Ours { mapping: Mapping::Simple, .. } | Engine::Timely { workers: 1 } => "simple",
+            Engine::Ours { mapping, .. } if mapping.is_pooled() => "dynamic",
             Engine::Ours { .. } | Engine::Timely { .. } => "multi",
             Engine::Process { .. } => "cluster",
             Engine::Raw { .. } => "raw",
@@ -591,6 +613,10 @@ impl Engine {
     /// rows on `pipeline`, the raw transport they use (transport efficiency).
     fn reference(self, engines: &[Engine]) -> Option<usize> {
         match self {
+            // A dynamic mapping against the fixed one it replaces.
+            Engine::Ours { mapping, processes } if mapping.is_pooled() => engines
+                .iter()
+                .position(|e| *e == Engine::Ours { mapping: Mapping::Multi, processes }),
             Engine::Ours { processes, .. } => engines
                 .iter()
                 .enumerate()
@@ -1651,7 +1677,9 @@ fn run(args: &Args) -> Result<bool, String> {
         println!("generated {} bytes of text: {} lines, {} words", text.text.len(), text.lines, text.words);
         let w = Workload::WordCount { path, bytes: text.text.len() as u64, words: text.words };
         let cluster = wanted_cluster(&w);
-        sections.push((w.clone(), inprocess.clone()));
+        // wordcount is stateful (group_by): the dynamic mappings refuse it.
+        let fixed = inprocess.iter().copied().filter(|e| e.group() != "dynamic").collect();
+        sections.push((w.clone(), fixed));
         sections.push((w, cluster));
     }
     sections.retain(|(_, engines)| !engines.is_empty());
@@ -1710,6 +1738,11 @@ fn run(args: &Args) -> Result<bool, String> {
         Vec::new()
     } else {
         run_supervision(args, &supervision_engines)?
+    };
+    let bursty = if args.wants_workload("bursty") && args.wants_group("dynamic") {
+        Some(bursty_section::run_bursty(args)?)
+    } else {
+        None
     };
     let json_path = args.json.clone().unwrap_or_else(default_json_path);
     drop(tmp);
@@ -1833,6 +1866,9 @@ fn run(args: &Args) -> Result<bool, String> {
             );
         }
     }
+    if let Some(b) = &bursty {
+        b.print();
+    }
     for (what, why) in &skipped {
         println!("skipped: {what}: {why}");
     }
@@ -1885,6 +1921,32 @@ fn run(args: &Args) -> Result<bool, String> {
         let p50 = percentile(&s.latencies, 0.5);
         let name = format!("restart latency {} p50 ms", s.engine.name());
         targets.push(Target::max(name, p50 * 1e3, TARGET_RESTART_S * 1e3));
+    }
+    let dyn2 = Engine::Ours { mapping: Mapping::DynMulti, processes: 2 };
+    if let Some(r) = find("pipeline", dyn2) {
+        targets.push(Target::min(
+            "pipeline dyn_multi -n2 items/s",
+            r.measure.rate(r.units),
+            TARGET_DYN_PIPELINE_ITEMS_PER_S,
+        ));
+        if !r.ratios.is_empty() {
+            targets.push(Target::min("pipeline dyn_multi -n2 / multi -n2", median(r.ratios.clone()), TARGET_DYN_VS_MULTI));
+        }
+        if let Some(tail) = r.tail() {
+            targets.push(Target::max("pipeline dyn_multi -n2 tail ms", tail * 1e3, TARGET_TAIL_S * 1e3));
+        }
+    }
+    if let Some(b) = &bursty {
+        let (time, ws) = b.ratios();
+        targets.push(Target::max("bursty dyn_auto_multi / dyn_multi time", median(time), TARGET_BURSTY_TIME_RATIO));
+        targets.push(Target::max(
+            "bursty dyn_auto_multi / dyn_multi worker-seconds",
+            median(ws),
+            TARGET_BURSTY_WORKER_SECONDS_RATIO,
+        ));
+        let (fixed, auto) = b.tails();
+        targets.push(Target::max("bursty dyn_multi tail ms", fixed * 1e3, TARGET_TAIL_S * 1e3));
+        targets.push(Target::max("bursty dyn_auto_multi tail ms", auto * 1e3, TARGET_TAIL_S * 1e3));
     }
     for r in rows.iter().filter(|r| r.workload == "pipeline" && matches!(r.engine, Engine::Process { .. })) {
         let name = format!("pipeline {} items/s (wall)", r.engine.name());
@@ -1980,6 +2042,7 @@ fn run(args: &Args) -> Result<bool, String> {
                  VmHWM after one run; zmq_multi/mpi rows: the run report's peak_rss_bytes (largest)",
             "rows": rows_json,
             "supervision": supervision_json,
+            "bursty": bursty.as_ref().map(bursty_section::BurstyResult::to_json),
             "skipped": skipped.iter().map(|(what, why)| json!({ "row": what, "why": why })).collect::<Vec<_>>(),
             "targets": targets.iter().map(|t| json!({
                 "name": t.name, "value": t.value, "limit": t.limit,

@@ -53,7 +53,8 @@ fn phase(v: &Value) -> Result<(i64, u64), PeError> {
     Ok((units, gap as u64))
 }
 
-fn graph() -> Result<WorkflowGraph, GraphError> {
+/// The workflow graph (shared with the benchmarks, which include this file).
+pub fn graph() -> Result<WorkflowGraph, GraphError> {
     let mut g = WorkflowGraph::new("bursty");
     let mut calls: i64 = 0;
     let source = g.add(Producer::new("source", move |input: Value, out: &mut Output<'_>| {
