@@ -614,9 +614,9 @@ impl Engine {
     fn reference(self, engines: &[Engine]) -> Option<usize> {
         match self {
             // A dynamic mapping against the fixed one it replaces.
-            Engine::Ours { mapping, processes } if mapping.is_pooled() => engines
-                .iter()
-                .position(|e| *e == Engine::Ours { mapping: Mapping::Multi, processes }),
+            Engine::Ours { mapping, processes } if mapping.is_pooled() => {
+                engines.iter().position(|e| *e == Engine::Ours { mapping: Mapping::Multi, processes })
+            }
             Engine::Ours { processes, .. } => engines
                 .iter()
                 .enumerate()
@@ -1930,7 +1930,11 @@ fn run(args: &Args) -> Result<bool, String> {
             TARGET_DYN_PIPELINE_ITEMS_PER_S,
         ));
         if !r.ratios.is_empty() {
-            targets.push(Target::min("pipeline dyn_multi -n2 / multi -n2", median(r.ratios.clone()), TARGET_DYN_VS_MULTI));
+            targets.push(Target::min(
+                "pipeline dyn_multi -n2 / multi -n2",
+                median(r.ratios.clone()),
+                TARGET_DYN_VS_MULTI,
+            ));
         }
         if let Some(tail) = r.tail() {
             targets.push(Target::max("pipeline dyn_multi -n2 tail ms", tail * 1e3, TARGET_TAIL_S * 1e3));
@@ -1938,7 +1942,11 @@ fn run(args: &Args) -> Result<bool, String> {
     }
     if let Some(b) = &bursty {
         let (time, ws) = b.ratios();
-        targets.push(Target::max("bursty dyn_auto_multi / dyn_multi time", median(time), TARGET_BURSTY_TIME_RATIO));
+        targets.push(Target::max(
+            "bursty dyn_auto_multi / dyn_multi time",
+            median(time),
+            TARGET_BURSTY_TIME_RATIO,
+        ));
         targets.push(Target::max(
             "bursty dyn_auto_multi / dyn_multi worker-seconds",
             median(ws),

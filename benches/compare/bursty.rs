@@ -133,7 +133,10 @@ impl BurstyResult {
 
     /// Median tails (fixed, auto), seconds.
     pub fn tails(&self) -> (f64, f64) {
-        (median(self.fixed.iter().map(|r| r.tail).collect()), median(self.auto.iter().map(|r| r.tail).collect()))
+        (
+            median(self.fixed.iter().map(|r| r.tail).collect()),
+            median(self.auto.iter().map(|r| r.tail).collect()),
+        )
     }
 
     /// Prints the summary table.
