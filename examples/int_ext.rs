@@ -178,7 +178,9 @@ impl GetVoTable {
                 }
                 let code = status.as_u16();
                 Err(Failed {
-                    message: format!("HTTP {code} {}", status.canonical_reason().unwrap_or("")).trim_end().to_owned(),
+                    message: format!("HTTP {code} {}", status.canonical_reason().unwrap_or(""))
+                        .trim_end()
+                        .to_owned(),
                     retry: code >= 500 || code == 429,
                 })
             }
@@ -418,7 +420,8 @@ const TYPE_CODES: [(&str, f64); 20] = [
 /// The original's `internal_extinction(mtype, logr25)`: `(type code, A_i)`.
 fn extinction(mtype: Option<&str>, logr25: f64) -> (f64, f64) {
     const C: f64 = 0.04;
-    let t = mtype.and_then(|m| TYPE_CODES.iter().find(|(name, _)| *name == m)).map_or(-10.0, |(_, code)| *code);
+    let t =
+        mtype.and_then(|m| TYPE_CODES.iter().find(|(name, _)| *name == m)).map_or(-10.0, |(_, code)| *code);
     let k = (0.754 * 10f64.powf(-0.2 * t)).min(1.0);
     let k2 = if t < 0.0 { 0.12 - 0.007 * t } else { 0.094 };
     let r = 10f64.powf(logr25);
@@ -431,10 +434,15 @@ fn extinction(mtype: Option<&str>, logr25: f64) -> (f64, f64) {
 /// logr25, t, ai]`, or nothing (with a warning) when `logr25` is missing.
 fn internal_extinction(unit: Value) -> Result<Option<Value>, PeError> {
     let Value::List(mut row) = unit else {
-        return Err(PeError::new(format!("internal_extinction: expected [count, ra, dec, mtype, logr25], got {unit}")));
+        return Err(PeError::new(format!(
+            "internal_extinction: expected [count, ra, dec, mtype, logr25], got {unit}"
+        )));
     };
     if row.len() != 5 {
-        return Err(PeError::new(format!("internal_extinction: expected 5 fields, got {}", Value::List(row))));
+        return Err(PeError::new(format!(
+            "internal_extinction: expected 5 fields, got {}",
+            Value::List(row)
+        )));
     }
     let items = &row;
     let mtype = items[3].as_str();

@@ -37,8 +37,8 @@ pub struct Galaxy {
 
 /// The types of dispel4py's `internal_extinction` table, and a few others it does not know.
 const TYPES: [&str; 20] = [
-    "E", "E-S0", "S0", "S0a", "Sa", "Sab", "Sb", "Sbc", "Sc", "Scd", "Sd", "Sm", "SBa", "SBab", "SBb", "SBbc",
-    "SBc", "SBcd", "SBd", "SBm",
+    "E", "E-S0", "S0", "S0a", "Sa", "Sab", "Sb", "Sbc", "Sc", "Scd", "Sd", "Sm", "SBa", "SBab", "SBb",
+    "SBbc", "SBc", "SBcd", "SBd", "SBm",
 ];
 const OTHER_TYPES: [&str; 3] = ["I", "IB", "dE"];
 
@@ -296,7 +296,11 @@ fn serve(
             (percent_decode(k), percent_decode(v))
         })
         .collect();
-    let key = format!("{},{}", query.get("RA").map_or("", String::as_str), query.get("DEC").map_or("", String::as_str));
+    let key = format!(
+        "{},{}",
+        query.get("RA").map_or("", String::as_str),
+        query.get("DEC").map_or("", String::as_str)
+    );
     let attempt = {
         let mut seen = attempts.lock().unwrap_or_else(|p| p.into_inner());
         let n = seen.entry(key).or_insert(0);
@@ -309,12 +313,19 @@ fn serve(
             std::thread::sleep(delay);
             let (ra, dec, sr) = (request.param("RA"), request.param("DEC"), request.param("SR"));
             if request.param("-source") != "VII/237" || ra.is_empty() || dec.is_empty() {
-                return respond(&mut stream, 400, "text/plain", "expected -source=VII/237&RA=..&DEC=..&SR=..\n");
+                return respond(
+                    &mut stream,
+                    400,
+                    "text/plain",
+                    "expected -source=VII/237&RA=..&DEC=..&SR=..\n",
+                );
             }
             let body = votable(ra, dec, sr, galaxy(ra, dec).as_ref());
             respond(&mut stream, 200, "text/xml;content=x-votable", &body)
         }
-        Reply::Status(code) => respond(&mut stream, code, "text/plain", "the service is failing (on purpose)\n"),
+        Reply::Status(code) => {
+            respond(&mut stream, code, "text/plain", "the service is failing (on purpose)\n")
+        }
         Reply::Hang(delay) => {
             std::thread::sleep(delay);
             Ok(())
