@@ -114,12 +114,12 @@ impl RealFft {
         }
         self.forward.process_with_scratch(&mut self.buf, &mut self.scratch);
         // Z = E + iO, with E and O the transforms of the even and odd samples.
-        for k in 0..=m {
+        for (k, (bin, twiddle)) in out.iter_mut().zip(&self.twiddles).enumerate() {
             let z = self.buf[k % m];
             let zc = self.buf[(m - k) % m].conj();
             let even = (z + zc) * 0.5;
             let odd = (z - zc) * Complex64::new(0.0, -0.5);
-            out[k] = even + self.twiddles[k] * odd;
+            *bin = even + twiddle * odd;
         }
     }
 
