@@ -230,6 +230,9 @@ fn prep() -> Result<Composite, GraphError> {
     )
 }
 
+/// The longest trace `read` builds (8 GiB of samples): longer spans are refused.
+const MAX_TRACE_SAMPLES: usize = 1 << 30;
+
 /// The miniSEED files of `dir`, sorted by name.
 fn mseed_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
@@ -281,9 +284,16 @@ fn read(input: Value, out: &mut Output<'_>) -> Result<(), PeError> {
     let Some((rate, _)) = rate else {
         return Err(fail(format!("no records in the miniSEED files of {dir}")));
     };
-    let len = ((t1 - t0) as f64 * rate / 1e9).round() as usize;
+    let len = (t1.saturating_sub(t0) as f64 * rate / 1e9).round() as usize;
     if len == 0 {
         return Err(fail(format!("the records in {dir} hold no samples")));
+    }
+    if len > MAX_TRACE_SAMPLES {
+        return Err(fail(format!(
+            "the records in {dir} span {:.0} s at {rate} Hz ({len} samples per trace, more than {MAX_TRACE_SAMPLES}); \
+             split them into one directory per day",
+            (t1.saturating_sub(t0)) as f64 / 1e9
+        )));
     }
     let params = params.to_value();
 

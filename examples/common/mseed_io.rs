@@ -143,7 +143,7 @@ pub fn scan(path: &Path) -> Result<Vec<Extent>, String> {
         }
         let start = start_ns(&rec).map_err(|e| format!("{name}: {e}"))?;
         let samples = rec.sample_cnt();
-        let end = start + span_ns(samples, rate);
+        let end = start.saturating_add(span_ns(samples, rate));
         match extents.iter_mut().find(|e| e.id == id) {
             Some(e) => {
                 if (e.rate - rate).abs() > 1e-9 * rate {
@@ -173,10 +173,11 @@ pub fn read_into(path: &Path, id: &Nslc, t0_ns: i64, rate: f64, grid: &mut [f64]
         if record_id(&rec).map_err(|e| format!("{name}: {e}"))? != *id {
             continue;
         }
-        let offset = (start_ns(&rec).map_err(|e| format!("{name}: {e}"))? - t0_ns) as f64 * rate / 1e9;
+        let offset =
+            start_ns(&rec).map_err(|e| format!("{name}: {e}"))?.saturating_sub(t0_ns) as f64 * rate / 1e9;
         let first = offset.round() as i64;
         let mut put = |i: usize, v: f64| {
-            let at = first + i as i64;
+            let at = first.saturating_add(i as i64);
             if at >= 0 && (at as usize) < grid.len() {
                 grid[at as usize] = v;
                 placed += 1;
