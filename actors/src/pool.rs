@@ -195,7 +195,13 @@ impl<W: Worker> Handler<Mail<W::Message>> for WorkerActor<W> {
 impl<W: Worker> Handler<Retire> for WorkerActor<W> {
     type Result = ();
 
-    fn handle(&mut self, _: Retire, _: &mut SyncContext<Self>) {
+    fn handle(&mut self, _: Retire, ctx: &mut SyncContext<Self>) {
+        if self.mail.load(Ordering::Acquire) > 1 {
+            // Mail sent before the request to retire is still queued behind it: serve it
+            // first (it may ask this worker for something only it can do).
+            ctx.address().do_send(Retire);
+            return;
+        }
         self.mail.fetch_sub(1, Ordering::AcqRel);
         if let Some(worker) = self.worker.as_mut() {
             worker.retire();

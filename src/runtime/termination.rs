@@ -8,7 +8,9 @@
 //!   a stateless PE): work in flight is counted per PE. A PE is *drained* when every upstream
 //!   PE has ended and none of its tasks is queued or running; then every worker that holds
 //!   an instance of it runs `postprocess` (whose writes are counted as new tasks of the
-//!   downstream PEs before the PE ends), and only then has the PE *ended*. The run is over when
+//!   downstream PEs before the PE ends), and only then has the PE *ended*. A worker that
+//!   leaves (retired, or lost with its process) is no longer waited for: what its instance
+//!   wrote on the way out was counted before it was reported gone. The run is over when
 //!   every PE has ended. There is no time-out anywhere: the decision is made the moment the
 //!   last count reaches zero.
 //!
@@ -55,7 +57,8 @@ impl InstanceEnd {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeEvent {
     /// PE `pe` is drained: these workers hold an instance of it and must run its
-    /// `postprocess`, then report [`PeTermination::postprocessed`].
+    /// `postprocess`, then report [`PeTermination::postprocessed`] (or leave:
+    /// [`PeTermination::worker_left`]).
     Postprocess {
         /// Plan index of the PE.
         pe: usize,
@@ -73,12 +76,15 @@ pub enum PeEvent {
     RunEnded,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Stands for "whichever worker runs it" in a [`PeEvent::PostprocessAnywhere`].
+const ANYWHERE: usize = usize::MAX;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
     /// Tasks may still come.
     Running,
-    /// Drained; waiting for this many `postprocess` calls.
-    Postprocessing(usize),
+    /// Drained; waiting for these workers' `postprocess` ([`ANYWHERE`]: any one worker's).
+    Postprocessing(BTreeSet<usize>),
     Ended,
 }
 
@@ -104,7 +110,7 @@ struct PeState {
 /// assert!(t.root_ended(0).is_empty()); // PE 1 still has work in flight
 /// t.done(1);
 /// assert_eq!(t.done(1), vec![PeEvent::Postprocess { pe: 1, workers: vec![7] }]);
-/// assert_eq!(t.postprocessed(1), vec![PeEvent::RunEnded]);
+/// assert_eq!(t.postprocessed(1, 7), vec![PeEvent::RunEnded]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct PeTermination {
@@ -188,35 +194,48 @@ impl PeTermination {
         events
     }
 
-    /// Worker `worker` retires while PE `pe` may still get tasks: if so it runs the
-    /// `postprocess` of its instance now, counted as one task in flight (report it with
-    /// [`Self::done`]), and is no longer a holder. Returns false when the PE is already
-    /// drained: the worker has been (or is being) asked to run `postprocess` through a
-    /// [`PeEvent`] and must serve that request before it goes.
-    pub fn retire_instance(&mut self, pe: usize, worker: usize) -> bool {
-        let Some(s) = self.pes.get_mut(pe) else { return false };
-        if s.phase != Phase::Running {
-            return false;
-        }
-        s.holders.remove(&worker);
-        s.in_flight += 1;
-        true
-    }
-
-    /// One of the `postprocess` calls asked for by a [`PeEvent`] for PE `pe` is done, and
-    /// what it wrote has been queued.
-    pub fn postprocessed(&mut self, pe: usize) -> Vec<PeEvent> {
+    /// Worker `worker` ran the `postprocess` asked for PE `pe` (or any worker did, for a
+    /// [`PeEvent::PostprocessAnywhere`]), and what it wrote has been counted.
+    pub fn postprocessed(&mut self, pe: usize, worker: usize) -> Vec<PeEvent> {
         let mut events = Vec::new();
-        if let Some(s) = self.pes.get_mut(pe) {
-            if let Phase::Postprocessing(left) = s.phase {
-                if left <= 1 {
-                    self.end(pe, &mut events);
-                } else {
-                    s.phase = Phase::Postprocessing(left - 1);
-                }
+        let Some(s) = self.pes.get_mut(pe) else { return events };
+        if let Phase::Postprocessing(waiting) = &mut s.phase {
+            if !waiting.remove(&worker) {
+                waiting.remove(&ANYWHERE);
+            }
+            if waiting.is_empty() {
+                self.end(pe, &mut events);
             }
         }
         events
+    }
+
+    /// Worker `worker` leaves: it retired (after running the `postprocess` of its instance of
+    /// PE `pe` and counting what that wrote), or it was lost with its state. While the PE still
+    /// runs it is simply no longer a holder; if the PE is drained and its `postprocess` was
+    /// asked of this worker, leaving answers the request.
+    pub fn worker_left(&mut self, pe: usize, worker: usize) -> Vec<PeEvent> {
+        let Some(s) = self.pes.get_mut(pe) else { return Vec::new() };
+        s.holders.remove(&worker);
+        match &s.phase {
+            Phase::Postprocessing(waiting) if waiting.contains(&worker) => self.postprocessed(pe, worker),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The PEs worker `worker` holds an instance of, or owes a `postprocess` (for a worker
+    /// that is lost).
+    pub fn held_by(&self, worker: usize) -> Vec<usize> {
+        (0..self.pes.len())
+            .filter(|p| {
+                let s = &self.pes[*p];
+                match &s.phase {
+                    Phase::Running => s.holders.contains(&worker),
+                    Phase::Postprocessing(waiting) => waiting.contains(&worker),
+                    Phase::Ended => false,
+                }
+            })
+            .collect()
     }
 
     /// True once PE `pe` has ended.
@@ -257,10 +276,10 @@ impl PeTermination {
         }
         let workers: Vec<usize> = s.holders.iter().copied().collect();
         if workers.is_empty() {
-            self.pes[pe].phase = Phase::Postprocessing(1);
+            self.pes[pe].phase = Phase::Postprocessing(BTreeSet::from([ANYWHERE]));
             events.push(PeEvent::PostprocessAnywhere { pe });
         } else {
-            self.pes[pe].phase = Phase::Postprocessing(workers.len());
+            self.pes[pe].phase = Phase::Postprocessing(workers.iter().copied().collect());
             events.push(PeEvent::Postprocess { pe, workers });
         }
     }
@@ -291,9 +310,9 @@ mod tests {
         t.instance_created(2, 0);
         assert!(t.done(2).is_empty());
         assert!(!t.has_ended(2));
-        assert!(t.postprocessed(3).is_empty());
-        assert_eq!(t.postprocessed(1), vec![PeEvent::Postprocess { pe: 2, workers: vec![0] }]);
-        assert_eq!(t.postprocessed(2), vec![PeEvent::RunEnded]);
+        assert!(t.postprocessed(3, 1).is_empty());
+        assert_eq!(t.postprocessed(1, 0), vec![PeEvent::Postprocess { pe: 2, workers: vec![0] }]);
+        assert_eq!(t.postprocessed(2, 0), vec![PeEvent::RunEnded]);
         assert!(t.run_ended());
     }
 
@@ -307,33 +326,38 @@ mod tests {
         assert_eq!(t.done(1), vec![PeEvent::Postprocess { pe: 1, workers: vec![4, 5] }]);
         // Worker 4's postprocess writes one task for PE 2.
         t.pushed(2, 1);
-        assert!(t.postprocessed(1).is_empty(), "worker 5 has not reported yet");
-        assert!(t.postprocessed(1).is_empty(), "PE 2 still has the task postprocess wrote");
+        assert!(t.postprocessed(1, 4).is_empty(), "worker 5 has not reported yet");
+        assert!(t.postprocessed(1, 5).is_empty(), "PE 2 still has the task postprocess wrote");
         t.instance_created(2, 5);
         assert_eq!(t.done(2), vec![PeEvent::Postprocess { pe: 2, workers: vec![5] }]);
-        assert!(t.postprocessed(3).is_empty());
-        assert_eq!(t.postprocessed(2), vec![PeEvent::RunEnded]);
+        assert!(t.postprocessed(3, 9).is_empty(), "any worker answers a postprocess-anywhere");
+        assert_eq!(t.postprocessed(2, 5), vec![PeEvent::RunEnded]);
     }
 
     #[test]
     fn a_pe_no_unit_reached_still_runs_postprocess_once() {
         let mut t = PeTermination::new(&[vec![], vec![0]], &[true, false]);
         assert_eq!(t.root_ended(0), vec![PeEvent::PostprocessAnywhere { pe: 1 }]);
-        assert_eq!(t.postprocessed(1), vec![PeEvent::RunEnded]);
+        assert_eq!(t.postprocessed(1, 3), vec![PeEvent::RunEnded]);
     }
 
     #[test]
-    fn a_retiring_worker_postprocesses_while_the_pe_runs_but_not_once_it_is_drained() {
+    fn a_worker_that_leaves_is_not_waited_for_and_answers_a_request_made_of_it() {
         let mut t = PeTermination::new(&[vec![], vec![0]], &[true, false]);
         t.pushed(1, 1);
-        t.instance_created(1, 0);
-        t.instance_created(1, 1);
-        assert!(t.retire_instance(1, 1), "PE 1 is running: worker 1 postprocesses on its way out");
+        for w in [0, 1, 2] {
+            t.instance_created(1, w);
+        }
+        // Worker 1 retires while PE 1 runs: it is no longer a holder.
+        assert!(t.worker_left(1, 1).is_empty());
         assert!(t.root_ended(0).is_empty());
-        assert!(t.done(1).is_empty(), "worker 1's retirement is still in flight");
-        assert_eq!(t.done(1), vec![PeEvent::Postprocess { pe: 1, workers: vec![0] }]);
-        assert!(!t.retire_instance(1, 0), "drained: worker 0 must serve the request instead");
-        assert_eq!(t.postprocessed(1), vec![PeEvent::RunEnded]);
+        assert_eq!(t.done(1), vec![PeEvent::Postprocess { pe: 1, workers: vec![0, 2] }]);
+        assert_eq!(t.held_by(2), vec![1]);
+        // Worker 2 leaves after the request was made of it (it retired, or was lost).
+        assert!(t.worker_left(1, 2).is_empty());
+        assert!(t.worker_left(1, 2).is_empty(), "leaving twice changes nothing");
+        assert_eq!(t.postprocessed(1, 0), vec![PeEvent::RunEnded]);
+        assert!(t.held_by(0).is_empty());
     }
 
     #[test]
@@ -348,7 +372,7 @@ mod tests {
         assert!(!t.has_ended(2), "root 1 still runs");
         t.instance_created(2, 0);
         assert_eq!(t.root_ended(1), vec![PeEvent::Postprocess { pe: 2, workers: vec![0] }]);
-        assert_eq!(t.postprocessed(2), vec![PeEvent::RunEnded]);
+        assert_eq!(t.postprocessed(2, 0), vec![PeEvent::RunEnded]);
         assert_eq!(t.in_flight(2), 0);
     }
 

@@ -3,22 +3,22 @@
 //!
 //! Order of effects, the invariant the termination rule needs: the tasks a task writes are
 //! counted (and queued) before that task is reported done, and the events a count change
-//! causes are sent while the counts are locked — so a worker that retires and a decision that
-//! asks it for `postprocess` cannot cross.
+//! causes are sent while the counts are locked. A worker that retires reports each instance
+//! it leaves after what its `postprocess` wrote is queued, which also answers a request for
+//! that `postprocess` made of it meanwhile.
 
+use super::backend::{Backend, WorkerClock, WorkerMail};
 use super::task::{Task, TaskCosts};
 use super::worker::PeWorker;
 use crate::abort::Abort;
 use crate::plan::{CollectName, Plan};
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::options::RunOptions;
-use crate::runtime::outlet::{Deliver, Outlet};
 use crate::runtime::report::{DeadLetters, InstanceReport};
 use crate::runtime::termination::{PeEvent, PeTermination};
-use crate::sink::Sink;
 use crate::value::Value;
 use dispel4rs_actors::pool::{Pool, WorkerId};
-use dispel4rs_transports::queue::{QueueClosed, TaskQueue};
+use dispel4rs_transports::queue::{Claim, QueueClosed, TaskQueue};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -27,44 +27,11 @@ use std::time::{Duration, Instant};
 /// The queue behind the engine: in memory for `dyn_multi`, Redis streams next.
 pub(crate) type Queue = dyn TaskQueue<Task, Receipt = ()>;
 
-/// What a worker may be told.
-pub(crate) enum WorkerMail {
-    /// Run the `postprocess` of your instance of this PE (making one if you have none).
-    Postprocess(usize),
-}
-
 /// How the run stands.
 enum Outcome {
     Running,
     Ended,
     Aborted(Abort),
-}
-
-/// Busy time of one worker, readable while it works (for the scaler).
-#[derive(Default)]
-pub(crate) struct WorkerClock {
-    /// Time spent in finished tasks, ns.
-    busy_ns: AtomicU64,
-    /// When the current task started (ns since the engine started, + 1), 0 when idle.
-    since_ns: AtomicU64,
-}
-
-impl WorkerClock {
-    pub(crate) fn begin(&self, engine: &Engine) {
-        self.since_ns.store(engine.now_ns() + 1, Ordering::Release);
-    }
-
-    pub(crate) fn end(&self, took: Duration) {
-        self.busy_ns.fetch_add(took.as_nanos() as u64, Ordering::AcqRel);
-        self.since_ns.store(0, Ordering::Release);
-    }
-
-    /// Busy time so far, the current task included, at `now_ns`.
-    fn busy_at(&self, now_ns: u64) -> u64 {
-        let since = self.since_ns.load(Ordering::Acquire);
-        let running = if since == 0 { 0 } else { now_ns.saturating_sub(since - 1) };
-        self.busy_ns.load(Ordering::Acquire) + running
-    }
 }
 
 /// The shared state of a dynamic run. See the [module documentation](self).
@@ -78,7 +45,7 @@ pub(crate) struct Engine {
     pub max_workers: usize,
     termination: Mutex<PeTermination>,
     collector: Mutex<Option<Collector>>,
-    pool: OnceLock<Arc<Pool<PeWorker>>>,
+    pool: OnceLock<Arc<Pool<PeWorker<Engine>>>>,
     reports: Mutex<Vec<InstanceReport>>,
     units_per_worker: Mutex<BTreeMap<WorkerId, u64>>,
     clocks: Mutex<Vec<Arc<WorkerClock>>>,
@@ -122,7 +89,7 @@ impl Engine {
         }
     }
 
-    pub(crate) fn set_pool(&self, pool: Arc<Pool<PeWorker>>) {
+    pub(crate) fn set_pool(&self, pool: Arc<Pool<PeWorker<Engine>>>) {
         let _ = self.pool.set(pool);
     }
 
@@ -136,25 +103,9 @@ impl Engine {
         self.started
     }
 
-    pub(crate) fn now_ns(&self) -> u64 {
-        self.started.elapsed().as_nanos() as u64
-    }
-
-    /// A data unit was just processed.
-    pub(crate) fn touch(&self) {
-        self.last_unit_ns.fetch_max(self.now_ns(), Ordering::Relaxed);
-    }
-
     /// When the last data unit was processed, since the start.
     pub(crate) fn last_unit(&self) -> Duration {
         Duration::from_nanos(self.last_unit_ns.load(Ordering::Relaxed))
-    }
-
-    /// A clock for a new worker's busy time.
-    pub(crate) fn clock(&self) -> Arc<WorkerClock> {
-        let clock = Arc::new(WorkerClock::default());
-        self.clocks.lock().unwrap_or_else(|p| p.into_inner()).push(clock.clone());
-        clock
     }
 
     /// Busy time of every worker there has been, running tasks included.
@@ -169,27 +120,12 @@ impl Engine {
         Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed))
     }
 
-    // ---- buffers ---------------------------------------------------------------------------
-
-    /// An empty buffer for a batch (recycled when one is free).
-    pub(crate) fn buffer(&self) -> Vec<Value> {
-        self.buffers.1.try_recv().unwrap_or_default()
-    }
-
-    /// Gives an emptied buffer back.
-    pub(crate) fn recycle(&self, mut units: Vec<Value>) {
-        if units.capacity() >= self.options.batch_size / 2 {
-            units.clear();
-            let _ = self.buffers.0.try_send(units);
-        }
-    }
-
     // ---- tasks -------------------------------------------------------------------------------
 
     /// Queues `units` for input `port` of PE `pe`, cut into tasks of the PE's size; leaves
     /// `units` empty. A root's tasks (`admitted`) wait for room in the queue; a worker's are
     /// always taken.
-    pub(crate) fn push(
+    fn queue_units(
         &self,
         pe: usize,
         port: usize,
@@ -204,7 +140,7 @@ impl Engine {
         self.termination().pushed(pe, tasks as u64);
         let stopping = |_: QueueClosed| Abort::stopping("the task queue is closed (the run is stopping)");
         if tasks == 1 {
-            let whole = std::mem::replace(units, self.buffer());
+            let whole = std::mem::replace(units, Backend::buffer(self));
             return self.enqueue(Task { pe, port, units: whole }, admitted).map_err(stopping);
         }
         let mut rest = std::mem::take(units);
@@ -213,7 +149,7 @@ impl Engine {
             let chunk = std::mem::replace(&mut rest, tail);
             self.enqueue(Task { pe, port, units: chunk }, admitted).map_err(stopping)?;
         }
-        *units = self.buffer();
+        *units = Backend::buffer(self);
         Ok(())
     }
 
@@ -244,7 +180,7 @@ impl Engine {
     }
 
     /// Hands units written on an unconnected output to the collector.
-    pub(crate) fn collect(&self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
+    fn collect_units(&self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
         let mut guard = self.collector.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_mut() {
             Some(c) => {
@@ -264,35 +200,11 @@ impl Engine {
 
     // ---- end of stream ---------------------------------------------------------------------
 
-    /// Worker `worker` made an instance of PE `pe`.
-    pub(crate) fn instance_created(&self, pe: usize, worker: WorkerId) {
-        self.termination().instance_created(pe, worker);
-    }
-
-    /// A task of PE `pe` is done and what it wrote is queued.
-    pub(crate) fn done(&self, pe: usize) {
+    /// Applies `f` to the counts and acts on the events it returns, the counts locked.
+    fn count(&self, f: impl FnOnce(&mut PeTermination) -> Vec<PeEvent>) {
         let mut t = self.termination();
-        let events = t.done(pe);
+        let events = f(&mut t);
         self.dispatch(events);
-    }
-
-    /// Root PE `pe` has made its calls, run `postprocess` and queued what it wrote.
-    pub(crate) fn root_ended(&self, pe: usize) {
-        let mut t = self.termination();
-        let events = t.root_ended(pe);
-        self.dispatch(events);
-    }
-
-    /// A `postprocess` asked for PE `pe` is done and what it wrote is queued.
-    pub(crate) fn postprocessed(&self, pe: usize) {
-        let mut t = self.termination();
-        let events = t.postprocessed(pe);
-        self.dispatch(events);
-    }
-
-    /// See [`PeTermination::retire_instance`].
-    pub(crate) fn retire_instance(&self, pe: usize, worker: WorkerId) -> bool {
-        self.termination().retire_instance(pe, worker)
     }
 
     /// Acts on events; called with the counts locked.
@@ -307,11 +219,13 @@ impl Engine {
                     }
                 }
                 PeEvent::PostprocessAnywhere { pe } => {
+                    // The oldest active worker first: the pool never retires it (it retires the
+                    // newest, and keeps at least one).
                     let sent = self.pool.get().is_some_and(|pool| {
                         pool.active().into_iter().any(|w| pool.send(w, WorkerMail::Postprocess(pe)))
                     });
                     if !sent {
-                        self.abort(Abort::internal(format!(
+                        self.stop(Abort::internal(format!(
                             "no worker is left to run the postprocess of {}",
                             self.plan.pes()[pe].name
                         )));
@@ -333,7 +247,7 @@ impl Engine {
     }
 
     /// Stops the run: the first abort wins; the queue closes, so every worker and root stops.
-    pub(crate) fn abort(&self, why: Abort) {
+    fn stop(&self, why: Abort) {
         let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
         if matches!(*outcome, Outcome::Running) {
             tracing::error!("run aborted ({}): {why}", why.reason());
@@ -342,11 +256,6 @@ impl Engine {
             self.queue.close();
             self.ended.notify_one();
         }
-    }
-
-    /// True once the run has ended or been aborted.
-    pub(crate) fn is_over(&self) -> bool {
-        !matches!(*self.outcome.lock().unwrap_or_else(|p| p.into_inner()), Outcome::Running)
     }
 
     /// Waits until the run has ended (`Ok`) or been aborted (`Err`).
@@ -365,12 +274,12 @@ impl Engine {
     // ---- the report ------------------------------------------------------------------------
 
     /// Records the counters of an instance that has finished.
-    pub(crate) fn report(&self, instance: InstanceReport) {
+    fn report(&self, instance: InstanceReport) {
         self.reports.lock().unwrap_or_else(|p| p.into_inner()).push(instance);
     }
 
     /// Records units processed by worker `worker`.
-    pub(crate) fn count_units(&self, worker: WorkerId, units: u64) {
+    fn count_units(&self, worker: WorkerId, units: u64) {
         *self.units_per_worker.lock().unwrap_or_else(|p| p.into_inner()).entry(worker).or_default() += units;
     }
 
@@ -393,34 +302,103 @@ impl Engine {
     }
 }
 
-/// The sink of a pooled instance (a worker's or a root's): what it writes becomes tasks along
-/// every connection of the port (the outlet's fan-out), or collected outputs.
-pub(crate) struct TaskSink<'a> {
-    pub engine: &'a Engine,
-    pub outlet: &'a mut Outlet,
-    /// Roots' tasks wait for room in the queue.
-    pub admitted: bool,
-}
+impl Backend for Engine {
+    type Receipt = ();
+    type Effects = ();
 
-struct Deliverer<'a> {
-    engine: &'a Engine,
-    admitted: bool,
-}
-
-impl Sink for TaskSink<'_> {
-    fn flush(&mut self, port: usize, batch: &mut Vec<Value>) -> Result<(), Abort> {
-        let mut to = Deliverer { engine: self.engine, admitted: self.admitted };
-        self.outlet.dispatch(port, batch, &mut to)
-    }
-}
-
-impl Deliver for Deliverer<'_> {
-    fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort> {
-        let pe = self.engine.plan.instances()[to].pe;
-        self.engine.push(pe, port, units, self.admitted)
+    fn plan(&self) -> &Arc<Plan> {
+        &self.plan
     }
 
-    fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
-        self.engine.collect(name, units)
+    fn options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    fn costs(&self) -> &TaskCosts {
+        &self.costs
+    }
+
+    fn max_workers(&self) -> usize {
+        self.max_workers
+    }
+
+    fn dead_letters(&self, _: WorkerId) -> Arc<DeadLetters> {
+        self.dead.clone()
+    }
+
+    fn clock(&self) -> Arc<WorkerClock> {
+        let clock = Arc::new(WorkerClock::default());
+        self.clocks.lock().unwrap_or_else(|p| p.into_inner()).push(clock.clone());
+        clock
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    fn touch(&self) {
+        self.last_unit_ns.fetch_max(self.now_ns(), Ordering::Relaxed);
+    }
+
+    fn buffer(&self) -> Vec<Value> {
+        self.buffers.1.try_recv().unwrap_or_default()
+    }
+
+    fn recycle(&self, mut units: Vec<Value>) {
+        if units.capacity() >= self.options.batch_size / 2 {
+            units.clear();
+            let _ = self.buffers.0.try_send(units);
+        }
+    }
+
+    fn claim(&self, timeout: Duration, interrupted: &dyn Fn() -> bool) -> Claim<Task, ()> {
+        self.queue.claim(timeout, interrupted)
+    }
+
+    fn push(
+        &self,
+        _: &mut (),
+        pe: usize,
+        port: usize,
+        units: &mut Vec<Value>,
+        admitted: bool,
+    ) -> Result<(), Abort> {
+        self.queue_units(pe, port, units, admitted)
+    }
+
+    fn collect(&self, _: &mut (), name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {
+        self.collect_units(name, units)
+    }
+
+    fn instance_created(&self, _: &mut (), pe: usize, worker: WorkerId) {
+        self.termination().instance_created(pe, worker);
+    }
+
+    fn task_done(&self, (): (), pe: usize, units: u64, (): (), worker: WorkerId, _: &DeadLetters) {
+        self.count_units(worker, units);
+        self.count(|t| t.done(pe));
+    }
+
+    fn postprocessed(&self, pe: usize, worker: WorkerId, (): (), report: InstanceReport, _: &DeadLetters) {
+        self.report(report);
+        self.count(|t| t.postprocessed(pe, worker));
+    }
+
+    fn left(&self, pe: usize, worker: WorkerId, (): (), report: InstanceReport, _: &DeadLetters) {
+        self.report(report);
+        self.count(|t| t.worker_left(pe, worker));
+    }
+
+    fn root_ended(&self, pe: usize, (): (), report: InstanceReport) {
+        self.report(report);
+        self.count(|t| t.root_ended(pe));
+    }
+
+    fn abort(&self, why: Abort) {
+        self.stop(why);
+    }
+
+    fn is_over(&self) -> bool {
+        !matches!(*self.outcome.lock().unwrap_or_else(|p| p.into_inner()), Outcome::Running)
     }
 }

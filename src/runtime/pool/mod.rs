@@ -6,7 +6,8 @@
 //! | file | concept |
 //! |---|---|
 //! | `task.rs` | [`task::Task`], and the task size from each PE's measured cost per unit |
-//! | `engine.rs` | the shared state: queue, end-of-stream counts, collector, outcome |
+//! | `backend.rs` | `Backend`: where tasks come from and their effects go (the seam for Redis) |
+//! | `engine.rs` | the in-memory backend: queue, end-of-stream counts, collector, outcome |
 //! | `worker.rs` | the worker actor: lazy instances, supervision, postprocess, retirement |
 //! | `roots.rs` | the roots, each on a thread of its own, admitted to the queue |
 //! | `scaler.rs` | the executor of the scaling policy (`dispel4rs_actors::scaling`) |
@@ -25,6 +26,7 @@
 //!   anything runs. A stateless PE that keeps per-instance state (a counter written at the
 //!   end) gets one instance per worker that ran it, and each writes its own at the end.
 
+pub(crate) mod backend;
 pub(crate) mod engine;
 pub(crate) mod roots;
 pub(crate) mod scaler;
@@ -37,6 +39,7 @@ use crate::runtime::collect::Collector;
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{peak_rss_bytes, DeadLetters, PoolReport};
+use backend::Backend;
 use dispel4rs_actors::pool::{worker_seconds, Pool};
 use dispel4rs_actors::scaling::ScalingPolicy;
 use dispel4rs_transports::queue::{LaneQueue, TaskQueue};

@@ -3,6 +3,7 @@
 //! its tasks, how long roots waited for room), asks the pure policy
 //! ([`dispel4rs_actors::scaling`]) and spawns or retires worker actors accordingly.
 
+use super::backend::Backend;
 use super::engine::Engine;
 use super::worker::PeWorker;
 use dispel4rs_actors::pool::Pool;
@@ -11,15 +12,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Spawns `n` workers for `engine` into `pool`.
-pub(crate) fn spawn_workers(engine: &Arc<Engine>, pool: &Pool<PeWorker>, n: usize) {
-    pool.spawn_many(n, |signals| PeWorker::new(engine.clone(), signals));
+pub(crate) fn spawn_workers(engine: &Arc<Engine>, pool: &Pool<PeWorker<Engine>>, n: usize) {
+    pool.spawn_many(n, |signals| {
+        let id = signals.id();
+        PeWorker::new(engine.clone(), signals, id)
+    });
 }
 
 /// Resizes `pool` by `policy` every `interval` until the run is over, recording every
 /// decision in `decisions`.
 pub(crate) async fn autoscale(
     engine: Arc<Engine>,
-    pool: Arc<Pool<PeWorker>>,
+    pool: Arc<Pool<PeWorker<Engine>>>,
     policy: ScalingPolicy,
     interval: Duration,
     decisions: Arc<Mutex<Vec<ScalingDecision>>>,

@@ -1,20 +1,20 @@
-//! [`PeWorker`]: a worker actor of the dynamic pool. It claims tasks from the shared queue
-//! and keeps one instance of each PE it has run, made from the PE's factory on first use
+//! [`PeWorker`]: a worker actor of the dynamic pool, whatever the backend behind it. It claims
+//! tasks and keeps one instance of each PE it has run, made from the PE's factory on first use
 //! (`preprocess` runs then) and supervised exactly as in every other mapping (restarts,
-//! retries, dead letters). What an instance writes becomes new tasks, along every connection
-//! of the port. When a PE is drained the worker is told to run the `postprocess` of its
-//! instance; when the pool shrinks it retires: it finishes its task, runs the `postprocess` of
-//! every instance it holds, and goes.
+//! retries, dead letters). What an instance writes goes through its outlet into the backend,
+//! along every connection of the port. When a PE is drained the worker is told to run the
+//! `postprocess` of its instance; when the pool shrinks it retires: it finishes its task, runs
+//! the `postprocess` of every instance it holds, and goes.
 
-use super::engine::{Engine, TaskSink, WorkerClock, WorkerMail};
+use super::backend::{Backend, TaskSink, WorkerClock, WorkerMail};
 use super::task::Task;
 use crate::abort::Abort;
 use crate::pe::InstanceInfo;
 use crate::runtime::instance::{Flow, Instance};
 use crate::runtime::outlet::Outlet;
-use crate::runtime::report::InstanceReport;
+use crate::runtime::report::{DeadLetters, InstanceReport};
 use crate::sink::Sink;
-use dispel4rs_actors::pool::{Step, Worker, WorkerSignals};
+use dispel4rs_actors::pool::{Step, Worker, WorkerId, WorkerSignals};
 use dispel4rs_transports::queue::Claim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,18 +29,21 @@ struct Slot {
 }
 
 /// A worker of the dynamic pool. See the [module documentation](self).
-pub(crate) struct PeWorker {
-    engine: Arc<Engine>,
+pub(crate) struct PeWorker<B: Backend> {
+    backend: Arc<B>,
     signals: WorkerSignals,
+    /// The worker's number for the backend (unique in the run; the pool's id by default).
+    id: WorkerId,
     /// This worker's instance of each PE (by plan index), once it has run one of its tasks.
     slots: Vec<Option<Slot>>,
     /// PEs whose `postprocess` this worker has run.
     served: Vec<bool>,
     clock: Arc<WorkerClock>,
+    dead: Arc<DeadLetters>,
 }
 
 /// Waits out back-offs until the instance is ready again (a worker has a thread of its own).
-fn settle(inst: &mut Instance, mut flow: Flow, sink: &mut dyn Sink) -> Result<(), Abort> {
+pub(crate) fn settle(inst: &mut Instance, mut flow: Flow, sink: &mut dyn Sink) -> Result<(), Abort> {
     while let Flow::Backoff(d) = flow {
         std::thread::sleep(d);
         flow = inst.resume(sink)?;
@@ -48,59 +51,65 @@ fn settle(inst: &mut Instance, mut flow: Flow, sink: &mut dyn Sink) -> Result<()
     Ok(())
 }
 
-impl PeWorker {
-    pub(crate) fn new(engine: Arc<Engine>, signals: WorkerSignals) -> Self {
-        let n = engine.plan.pes().len();
-        let clock = engine.clock();
-        PeWorker { engine, signals, slots: (0..n).map(|_| None).collect(), served: vec![false; n], clock }
-    }
-
-    fn id(&self) -> usize {
-        self.signals.id()
+impl<B: Backend> PeWorker<B> {
+    /// A worker numbered `id` for the backend.
+    pub(crate) fn new(backend: Arc<B>, signals: WorkerSignals, id: WorkerId) -> Self {
+        let n = backend.plan().pes().len();
+        let clock = backend.clock();
+        let dead = backend.dead_letters(id);
+        PeWorker {
+            backend,
+            signals,
+            id,
+            slots: (0..n).map(|_| None).collect(),
+            served: vec![false; n],
+            clock,
+            dead,
+        }
     }
 
     /// A new instance of PE `pe` for this worker, its `preprocess` done.
-    fn make_slot(&self, pe: usize) -> Result<Slot, Abort> {
-        let engine = &*self.engine;
-        let planned = &engine.plan.pes()[pe];
+    fn make_slot(&self, pe: usize, fx: &mut B::Effects) -> Result<Slot, Abort> {
+        let backend = &*self.backend;
+        let planned = &backend.plan().pes()[pe];
         let info = InstanceInfo {
             pe: planned.name.clone(),
             pe_id: planned.id,
-            index: self.id(),
-            count: engine.max_workers,
+            index: self.id,
+            count: backend.max_workers(),
             global: planned.first(),
         };
-        let (mut inst, flow) = Instance::with_info(planned, info, &engine.options, engine.dead.clone());
-        let mut outlet = Outlet::new(&engine.plan, pe, 0, engine.dead.clone());
+        let (mut inst, flow) = Instance::with_info(planned, info, backend.options(), self.dead.clone());
+        let mut outlet = Outlet::new(backend.plan(), pe, 0, self.dead.clone());
         if flow != Flow::Ready {
-            let mut sink = TaskSink { engine, outlet: &mut outlet, admitted: false };
+            let mut sink = TaskSink { backend, outlet: &mut outlet, effects: fx, admitted: false };
             settle(&mut inst, flow, &mut sink)?;
         }
         Ok(Slot { inst, outlet })
     }
 
-    fn run_task(&mut self, task: Task) {
+    fn run_task(&mut self, task: Task, receipt: B::Receipt) {
         let Task { pe, port, mut units } = task;
+        let mut fx = B::Effects::default();
         if self.slots[pe].is_none() {
-            match self.make_slot(pe) {
+            match self.make_slot(pe, &mut fx) {
                 Ok(slot) => {
-                    self.engine.instance_created(pe, self.id());
+                    self.backend.instance_created(&mut fx, pe, self.id);
                     self.slots[pe] = Some(slot);
                 }
-                Err(abort) => return self.engine.abort(abort),
+                Err(abort) => return self.backend.abort(abort),
             }
         }
-        let engine = self.engine.clone();
-        let id = self.id();
+        let backend = self.backend.clone();
         let Some(slot) = self.slots[pe].as_mut() else { return };
         let span = slot.inst.span().clone();
         let _entered = span.enter();
         let n = units.len();
-        self.clock.begin(&engine);
+        self.clock.begin(backend.now_ns());
         let start = Instant::now();
         let result = {
             let Slot { inst, outlet } = slot;
-            let mut sink = TaskSink { engine: &engine, outlet, admitted: false };
+            let mut sink = TaskSink { backend: &*backend, outlet, effects: &mut fx, admitted: false };
             inst.process_batch(port, &mut units, &mut sink)
                 .and_then(|flow| settle(inst, flow, &mut sink))
                 .and_then(|()| inst.flush(&mut sink))
@@ -108,41 +117,43 @@ impl PeWorker {
         let took = start.elapsed();
         slot.inst.add_busy(took);
         self.clock.end(took);
-        engine.costs.record(pe, n, took);
-        engine.touch();
-        engine.count_units(id, n as u64);
-        engine.recycle(units);
+        backend.costs().record(pe, n, took);
+        backend.touch();
+        backend.recycle(units);
         match result {
-            Ok(()) => engine.done(pe),
-            Err(abort) => engine.abort(abort.context(slot.inst.info())),
+            Ok(()) => backend.task_done(receipt, pe, n as u64, fx, self.id, &self.dead),
+            Err(abort) => backend.abort(abort.context(slot.inst.info())),
         }
     }
 
-    /// Runs the `postprocess` of this worker's instance of PE `pe` (made now if it has none)
-    /// and records its counters.
-    fn finish(&mut self, pe: usize) -> Result<(), Abort> {
+    /// Runs the `postprocess` of this worker's instance of PE `pe` (made now if it has none);
+    /// returns what it wrote and the instance's counters.
+    fn finish(&mut self, pe: usize) -> Result<(B::Effects, InstanceReport), Abort> {
+        let mut fx = B::Effects::default();
         let slot = match self.slots[pe].take() {
             Some(slot) => slot,
-            None => self.make_slot(pe)?,
+            None => self.make_slot(pe, &mut fx)?,
         };
         let Slot { mut inst, mut outlet } = slot;
         let span = inst.span().clone();
         let _entered = span.enter();
         let start = Instant::now();
         let result = {
-            let mut sink = TaskSink { engine: &self.engine, outlet: &mut outlet, admitted: false };
+            let mut sink =
+                TaskSink { backend: &*self.backend, outlet: &mut outlet, effects: &mut fx, admitted: false };
             inst.finish(&mut sink)
         };
         inst.add_busy(start.elapsed());
-        self.engine.touch();
+        self.backend.touch();
         let info = inst.info();
-        self.engine.report(InstanceReport {
+        let report = InstanceReport {
             pe: info.pe.clone(),
             index: info.index,
-            slot: self.id(),
+            slot: self.id,
             stats: inst.final_stats(),
-        });
-        result.map_err(|a| a.context(info))
+        };
+        result.map_err(|a| a.context(info))?;
+        Ok((fx, report))
     }
 
     /// Serves a request for the `postprocess` of PE `pe` (once).
@@ -152,20 +163,20 @@ impl PeWorker {
         }
         self.served[pe] = true;
         match self.finish(pe) {
-            Ok(()) => self.engine.postprocessed(pe),
-            Err(abort) => self.engine.abort(abort),
+            Ok((fx, report)) => self.backend.postprocessed(pe, self.id, fx, report, &self.dead),
+            Err(abort) => self.backend.abort(abort),
         }
     }
 }
 
-impl Worker for PeWorker {
+impl<B: Backend> Worker for PeWorker<B> {
     type Message = WorkerMail;
 
     fn step(&mut self) -> Step {
         let signals = self.signals.clone();
-        match self.engine.queue.claim(CLAIM_WAIT, &|| signals.has_mail()) {
-            Claim::Task(task, ()) => {
-                self.run_task(task);
+        match self.backend.claim(CLAIM_WAIT, &|| signals.has_mail()) {
+            Claim::Task(task, receipt) => {
+                self.run_task(task, receipt);
                 Step::Continue
             }
             Claim::Interrupted => Step::Interrupted,
@@ -178,7 +189,7 @@ impl Worker for PeWorker {
         match mail {
             WorkerMail::Postprocess(pe) => self.postprocess(pe),
         }
-        if self.engine.is_over() {
+        if self.backend.is_over() {
             Step::Stop
         } else {
             Step::Continue
@@ -186,21 +197,16 @@ impl Worker for PeWorker {
     }
 
     fn retire(&mut self) {
-        let id = self.id();
         for pe in 0..self.slots.len() {
             if self.slots[pe].is_none() || self.served[pe] {
                 continue;
             }
-            if self.engine.retire_instance(pe, id) {
-                // The PE still runs: this postprocess counts as one of its tasks.
-                self.served[pe] = true;
-                match self.finish(pe) {
-                    Ok(()) => self.engine.done(pe),
-                    Err(abort) => self.engine.abort(abort),
-                }
-            } else {
-                // Drained already: this worker was asked for its postprocess; serve it now.
-                self.postprocess(pe);
+            self.served[pe] = true;
+            // What the PE's instance holds is written now; the bookkeeping no longer waits for
+            // this worker (and if it had asked it for this postprocess, this answers it).
+            match self.finish(pe) {
+                Ok((fx, report)) => self.backend.left(pe, self.id, fx, report, &self.dead),
+                Err(abort) => self.backend.abort(abort),
             }
         }
     }
