@@ -15,6 +15,8 @@
 //! | [`zmq`]       | `zmq`   | `ZmqTransport`: one PULL socket per endpoint, one PUSH per peer, heartbeats   |
 //! | [`mpi`]       | `mpi`   | `MpiTransport`: rsmpi, non-blocking sends, `Iprobe` + back-off receives       |
 //! | [`queue`]     | —       | [`queue::TaskQueue`]: tasks for competing consumers (lanes, admission), in process |
+//! | [`redis`]     | `redis` | Redis URLs, connections, a job's key namespace, stream commands |
+//! | [`redis_server`] | `redis` | a private `redis-server` on a free loopback port (runs without `--redis`, tests) |
 //! | [`rendezvous`]| `zmq`   | how ZMQ endpoints find each other: a ROUTER/DEALER request–reply exchange     |
 //!
 //! ## Model
@@ -38,6 +40,10 @@ pub mod inmem;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod queue;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 #[cfg(feature = "zmq")]
 pub mod rendezvous;
 #[cfg(feature = "zmq")]

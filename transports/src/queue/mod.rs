@@ -16,6 +16,7 @@
 //! | module | queue |
 //! |---|---|
 //! | [`inmem`] | [`LaneQueue`]: one process, a mutex and two condition variables |
+//! | `redis` (feature `redis`) | `RedisQueue`: Redis streams with a consumer group, atomic commits, take-over of a dead consumer's tasks |
 //!
 //! A queue whose consumers may die (a Redis stream) also has to acknowledge a claimed task and
 //! re-deliver one whose consumer vanished: [`TaskQueue::ack`] and [`TaskQueue::reclaim`],
@@ -25,6 +26,8 @@
 use std::time::Duration;
 
 pub mod inmem;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use inmem::LaneQueue;
 
