@@ -150,14 +150,16 @@ pub struct Args {
     #[arg(long, value_name = "ADDRESS", help_heading = "zmq_multi")]
     pub listen: Option<String>,
 
-    /// zmq_multi: how many workers to start on this machine [default: -n − 1]; 0 waits for
+    /// zmq_multi, dyn_redis: how many worker processes to start on this machine [default:
+    /// zmq_multi -n − 1; dyn_redis -n (one worker each, or --workers each)]; 0 waits for
     /// workers started by hand with --join.
     #[arg(long, value_name = "N", help_heading = "zmq_multi")]
     pub spawn: Option<usize>,
 
-    /// zmq_multi: run as a worker of the coordinator listening at ADDRESS (the coordinator
-    /// sends the graph's options and inputs).
-    #[arg(long, value_name = "ADDRESS", help_heading = "zmq_multi")]
+    /// zmq_multi: run as a worker of the coordinator listening at ADDRESS; dyn_redis,
+    /// dyn_auto_redis: join the job with this id (the coordinator prints it) at --redis. The
+    /// coordinator sends the graph's options and inputs.
+    #[arg(long, value_name = "ADDRESS|JOB", help_heading = "zmq_multi")]
     pub join: Option<String>,
 
     /// zmq_multi: the host or interface this process's data socket binds to.
@@ -171,6 +173,28 @@ pub struct Args {
     /// zmq_multi: a process silent for this long is declared lost and the run fails.
     #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi")]
     pub peer_timeout_ms: u64,
+
+    /// dyn_redis: the Redis server, redis://[user:password@]host:port[/db] or rediss://...
+    /// [default: REDIS_URL; without it a private redis-server for the run].
+    #[arg(long, value_name = "URL", help_heading = "Redis mappings")]
+    pub redis: Option<String>,
+
+    /// dyn_redis: the job's id (letters, digits, - and _) [default: random].
+    #[arg(long, value_name = "ID", help_heading = "Redis mappings")]
+    pub job: Option<String>,
+
+    /// dyn_redis: worker actors per worker process (with --join: in this process).
+    #[arg(long, value_name = "N", help_heading = "Redis mappings")]
+    pub workers: Option<usize>,
+
+    /// dyn_redis: a task claimed this long ago and not committed is taken over by another
+    /// worker (its worker is presumed dead).
+    #[arg(long, default_value_t = defaults().redis.claim_idle.as_millis() as u64, value_name = "MS", help_heading = "Redis mappings")]
+    pub claim_idle_ms: u64,
+
+    /// dyn_redis: connecting to Redis, and every command, time out after this long.
+    #[arg(long, default_value_t = defaults().redis.timeout.as_millis() as u64, value_name = "MS", help_heading = "Redis mappings")]
+    pub redis_timeout_ms: u64,
 
     /// dyn_auto_multi: the fewest workers (the pool starts with this many).
     #[arg(long, default_value_t = defaults().pool.min_workers, value_name = "N", help_heading = "dynamic mappings")]
@@ -231,6 +255,9 @@ impl Args {
         o.pool.scale_interval = Duration::from_millis(self.scale_interval_ms.max(1));
         o.pool.task_target = Duration::from_micros(self.task_us.max(1));
         o.pool.queue_units = self.queue_units;
+        o.redis.claim_idle = Duration::from_millis(self.claim_idle_ms.max(1));
+        o.redis.timeout = Duration::from_millis(self.redis_timeout_ms.max(1));
+        o.redis.workers_per_process = self.workers.map(|w| w.max(1));
         o
     }
 
@@ -319,6 +346,12 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     if let Some(path) = &args.output {
         runner = runner.output_file(path.clone());
     }
+    if let Some(url) = &args.redis {
+        runner = runner.redis(url.clone());
+    }
+    if let Some(job) = &args.job {
+        runner = runner.job(job.clone());
+    }
     match runner.run() {
         Ok(result) => finish(&args, &options, &result),
         Err(e) => report_error(&e),
@@ -342,8 +375,30 @@ fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
             }
         };
     }
+    #[cfg(feature = "redis")]
+    if matches!(args.mapping, Mapping::DynRedis | Mapping::DynAutoRedis) {
+        let url = match dispel4rs_transports::redis::RedisUrl::from_arg_or_env(args.redis.as_deref()) {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                eprintln!("error: --join {join} needs the job's Redis server: --redis URL or REDIS_URL");
+                return EXIT_BAD_INPUT;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        };
+        let workers = args.workers.unwrap_or(1);
+        return match crate::runtime::pool::redis::worker::join(graph, join, &url, workers) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {} worker (pid {}): {e}", args.mapping, std::process::id());
+                report_error(&e)
+            }
+        };
+    }
     let _ = (graph, join);
-    eprintln!("error: --join is for the zmq_multi mapping, not {}", args.mapping);
+    eprintln!("error: --join is for the zmq_multi and Redis mappings, not {}", args.mapping);
     EXIT_BAD_INPUT
 }
 
@@ -355,6 +410,9 @@ fn report_error(e: &RunError) -> i32 {
     eprintln!("error: {e}");
     match e {
         RunError::Plan(_) | RunError::Input(_) | RunError::Stateful { .. } => EXIT_BAD_INPUT,
+        #[cfg(feature = "redis")]
+        RunError::Redis(_) => EXIT_BAD_INPUT,
+        RunError::Startup(_) => EXIT_BAD_INPUT,
         RunError::Io { .. } => EXIT_BAD_INPUT,
         RunError::Unavailable { .. } => EXIT_UNAVAILABLE,
         RunError::Aborted(_) => EXIT_FAILED,

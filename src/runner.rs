@@ -52,6 +52,8 @@ pub struct Runner<'g> {
     options: RunOptions,
     inputs: InputSource,
     output_file: Option<PathBuf>,
+    redis_url: Option<String>,
+    job: Option<String>,
 }
 
 impl<'g> Runner<'g> {
@@ -63,6 +65,8 @@ impl<'g> Runner<'g> {
             options: RunOptions::default(),
             inputs: InputSource::Iterations(1),
             output_file: None,
+            redis_url: None,
+            job: None,
         }
     }
 
@@ -114,6 +118,30 @@ impl<'g> Runner<'g> {
         self
     }
 
+    /// The Redis mappings: the server (`redis://[user:password@]host:port[/db]`, or
+    /// `rediss://` for TLS). Without it, `REDIS_URL`; without that, a private `redis-server`
+    /// for the run.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// The Redis mappings: the job's id (default: random). Workers join with `--join ID`.
+    pub fn job(mut self, id: impl Into<String>) -> Self {
+        self.job = Some(id.into());
+        self
+    }
+
+    #[cfg(feature = "redis")]
+    fn redis_args(&self) -> Result<crate::runtime::pool::redis::coordinator::RedisArgs, RunError> {
+        let url = dispel4rs_transports::redis::RedisUrl::from_arg_or_env(self.redis_url.as_deref())?;
+        Ok(crate::runtime::pool::redis::coordinator::RedisArgs {
+            url,
+            job: self.job.clone(),
+            spawn: self.options.cluster.spawn,
+        })
+    }
+
     /// The plan this runner would enact (for a dynamic mapping, [`Plan::pooled`]: `-n` is
     /// the number of workers).
     pub fn plan(&self) -> Result<Plan, RunError> {
@@ -150,6 +178,34 @@ impl<'g> Runner<'g> {
             Mapping::DynMulti => dyn_multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
             Mapping::DynAutoMulti => {
                 dyn_auto_multi::run(&plan, &inputs, &self.options, collector, dead.clone())?
+            }
+            #[cfg(feature = "redis")]
+            Mapping::DynRedis => {
+                let redis = self.redis_args()?;
+                let source = &self.inputs;
+                crate::mapping::dyn_redis::run(
+                    &plan,
+                    source,
+                    &inputs,
+                    &self.options,
+                    collector,
+                    dead.clone(),
+                    redis,
+                )?
+            }
+            #[cfg(feature = "redis")]
+            Mapping::DynAutoRedis => {
+                let redis = self.redis_args()?;
+                let source = &self.inputs;
+                crate::mapping::dyn_auto_redis::run(
+                    &plan,
+                    source,
+                    &inputs,
+                    &self.options,
+                    collector,
+                    dead.clone(),
+                    redis,
+                )?
             }
             #[cfg(feature = "zmq")]
             Mapping::ZmqMulti => crate::mapping::zmq_multi::run_coordinator(

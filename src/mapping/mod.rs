@@ -2,7 +2,11 @@
 //! including those not built yet (they say so plainly instead of falling back).
 
 pub(crate) mod dyn_auto_multi;
+#[cfg(feature = "redis")]
+pub(crate) mod dyn_auto_redis;
 pub(crate) mod dyn_multi;
+#[cfg(feature = "redis")]
+pub(crate) mod dyn_redis;
 #[cfg(feature = "mpi")]
 pub(crate) mod mpi;
 pub(crate) mod multi;
@@ -103,9 +107,11 @@ impl Mapping {
             Mapping::ZmqMulti => Err("not compiled in (build with the `zmq` feature)"),
             Mapping::Mpi if cfg!(feature = "mpi") => Ok(()),
             Mapping::Mpi => Err("not compiled in (build with the `mpi` feature)"),
-            Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis => {
-                Err("not built yet (planned)")
+            Mapping::DynRedis | Mapping::DynAutoRedis if cfg!(feature = "redis") => Ok(()),
+            Mapping::DynRedis | Mapping::DynAutoRedis => {
+                Err("not compiled in (build with the `redis` feature)")
             }
+            Mapping::HybridRedis => Err("not built yet (planned)"),
         }
     }
 }
@@ -150,6 +156,13 @@ pub enum RunError {
         /// Why it is stateful.
         reason: String,
     },
+    /// Redis could not be reached or refused the credentials at the start of a run.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] dispel4rs_transports::redis::RedisError),
+    /// A run could not start (a Redis job that exists already, a worker refused).
+    #[error("{0}")]
+    Startup(String),
     /// The mapping is not available in this build.
     #[error("mapping '{mapping}' is {reason}")]
     Unavailable {

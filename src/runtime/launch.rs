@@ -146,12 +146,18 @@ impl WorkerProcesses {
     /// Starts `count` copies of this program with `args`; `env` is added to their
     /// environment (never to their command line: `ps` shows that to every user).
     pub(crate) fn spawn(count: usize, args: &[String], env: &[(String, String)]) -> Result<Self, RunError> {
+        let each: Vec<Vec<String>> = (0..count).map(|_| args.to_vec()).collect();
+        WorkerProcesses::spawn_each(&each, env)
+    }
+
+    /// Starts one copy of this program per element of `args`, with those arguments.
+    pub(crate) fn spawn_each(args: &[Vec<String>], env: &[(String, String)]) -> Result<Self, RunError> {
         let exe = std::env::current_exe()
             .map_err(|e| RunError::io("cannot find this program to start workers", e))?;
         let labels: Labels = Arc::new(Mutex::new(HashMap::new()));
         let mut children = Vec::new();
         let mut forwarders = Vec::new();
-        for i in 0..count {
+        for (i, args) in args.iter().enumerate() {
             let mut cmd = Command::new(&exe);
             cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
             for (k, v) in env {
@@ -230,6 +236,35 @@ impl WorkerProcesses {
                                 let name = WorkerProcesses::name_of(&labels, *pid);
                                 let _ = tx.try_send(format!("{name} died ({status})"));
                                 return;
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        rx
+    }
+
+    /// Starts a thread that reports every worker that exits while the run is on — `(pid,
+    /// status in words)` — for runs that go on without it (their work is taken over).
+    pub(crate) fn exits(&self) -> crossbeam_channel::Receiver<(u32, String)> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (children, running, labels) = (self.children.clone(), self.running.clone(), self.labels.clone());
+        let _ = std::thread::Builder::new().name("d4r-watch".into()).spawn(move || {
+            let mut reported = std::collections::HashSet::new();
+            while running.load(Ordering::SeqCst) {
+                {
+                    let mut children = children.lock().unwrap_or_else(|p| p.into_inner());
+                    for (pid, child) in children.iter_mut() {
+                        if reported.contains(pid) {
+                            continue;
+                        }
+                        if let Ok(Some(status)) = child.try_wait() {
+                            reported.insert(*pid);
+                            if running.load(Ordering::SeqCst) {
+                                let name = WorkerProcesses::name_of(&labels, *pid);
+                                let _ = tx.send((*pid, format!("{name} exited ({status})")));
                             }
                         }
                     }

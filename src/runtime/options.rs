@@ -33,6 +33,34 @@ pub struct RunOptions {
     pub cluster: ClusterOptions,
     /// Options of the dynamic mappings (a pool of workers).
     pub pool: PoolOptions,
+    /// Options of the Redis mappings.
+    pub redis: RedisOptions,
+}
+
+/// Options of the Redis mappings (`dyn_redis`, `dyn_auto_redis`). The server's URL and the
+/// job's id are not options: they are given to every process on its command line or in its
+/// environment, never sent through Redis.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RedisOptions {
+    /// A task claimed this long ago and not committed is taken over by another worker (its
+    /// worker is presumed dead).
+    pub claim_idle: Duration,
+    /// Connecting, and every command, time out after this long: a server that stops
+    /// answering fails the run within it.
+    pub timeout: Duration,
+    /// Workers per worker process started by the coordinator (`None`: one each, `-n`
+    /// processes for `dyn_redis`).
+    pub workers_per_process: Option<usize>,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            claim_idle: Duration::from_secs(5),
+            timeout: Duration::from_secs(3),
+            workers_per_process: None,
+        }
+    }
 }
 
 /// Options of the dynamic mappings (`dyn_multi`, `dyn_auto_multi`): `-n` is the most workers.
@@ -105,6 +133,7 @@ impl Default for RunOptions {
             mailbox_batches: 8,
             cluster: ClusterOptions::default(),
             pool: PoolOptions::default(),
+            redis: RedisOptions::default(),
         }
     }
 }

@@ -106,6 +106,12 @@ impl DeadLetters {
         self.total.load(Ordering::Relaxed)
     }
 
+    /// Takes the letters kept in memory (a worker of a Redis job ships them with the task
+    /// that made them).
+    pub fn take_kept(&self) -> Vec<DeadLetter> {
+        std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The letters kept in memory.
     pub fn kept(&self) -> Vec<DeadLetter> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -491,6 +491,9 @@ pub fn example_workloads() -> Vec<(&'static str, Vec<String>)> {
 /// The dynamic mappings that run in one process (a pool of worker actors).
 pub const POOLED_MAPPINGS: [&str; 2] = ["dyn_multi", "dyn_auto_multi"];
 
+/// The dynamic mappings whose tasks go through Redis (worker processes).
+pub const REDIS_MAPPINGS: [&str; 2] = ["dyn_redis", "dyn_auto_redis"];
+
 /// The reference examples whose PEs are all stateless (the dynamic mappings run them), with
 /// their arguments as in [`example_workloads`]; `bursty` included, on a small input.
 pub fn stateless_workloads() -> Vec<(&'static str, Vec<String>)> {

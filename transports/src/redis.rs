@@ -22,6 +22,7 @@
 //! assert!(RedisUrl::parse("http://x").is_err());
 //! ```
 
+pub use ::redis as client;
 use redis::Value;
 use std::fmt;
 use std::time::Duration;

@@ -51,12 +51,40 @@ pub(crate) enum WorkerMail {
     Postprocess(usize),
 }
 
+/// A finished task, as a worker reports it.
+pub(crate) struct TaskDone<'a> {
+    /// Plan index of its PE.
+    pub pe: usize,
+    /// Units it held.
+    pub units: u64,
+    /// How long it ran.
+    pub took: Duration,
+    /// The worker.
+    pub worker: WorkerId,
+    /// Where the worker's instances record dead letters.
+    pub dead: &'a DeadLetters,
+}
+
+/// The end of one worker's instance of a PE (its `postprocess` has run).
+pub(crate) struct InstanceEnd<'a> {
+    /// Plan index of the PE.
+    pub pe: usize,
+    /// The worker.
+    pub worker: WorkerId,
+    /// The instance's counters.
+    pub report: InstanceReport,
+    /// Where the worker's instances record dead letters.
+    pub dead: &'a DeadLetters,
+}
+
 /// See the [module documentation](self).
 pub(crate) trait Backend: Send + Sync + 'static {
     /// How a claimed task is acknowledged.
-    type Receipt: Send;
+    type Receipt: Send + Unpin;
     /// What one task (or one `postprocess`) has written, until it is done.
-    type Effects: Default + Send;
+    type Effects: Default + Send + Unpin;
+    /// What one worker keeps of its own (a connection), made on first use.
+    type Local: Default + Send + Unpin;
 
     fn plan(&self) -> &Arc<Plan>;
     fn options(&self) -> &RunOptions;
@@ -79,7 +107,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn recycle(&self, _units: Vec<Value>) {}
 
     /// The next task, waiting up to `timeout` unless `interrupted()` says so.
-    fn claim(&self, timeout: Duration, interrupted: &dyn Fn() -> bool) -> Claim<Task, Self::Receipt>;
+    fn claim(
+        &self,
+        local: &mut Self::Local,
+        worker: WorkerId,
+        timeout: Duration,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Claim<Task, Self::Receipt>;
     /// Units written for input `port` of PE `pe`; leaves `units` empty. `admitted`: a root's,
     /// which waits for room in the queue.
     fn push(
@@ -99,34 +133,18 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> Result<(), Abort>;
     /// Worker `worker` made an instance of PE `pe` (while running a task of it).
     fn instance_created(&self, fx: &mut Self::Effects, pe: usize, worker: WorkerId);
-    /// A task of PE `pe` with `units` units is done; `dead` holds what it dead-lettered.
+    /// A task is done: what it was and did.
     fn task_done(
         &self,
+        local: &mut Self::Local,
         receipt: Self::Receipt,
-        pe: usize,
-        units: u64,
+        done: TaskDone<'_>,
         fx: Self::Effects,
-        worker: WorkerId,
-        dead: &DeadLetters,
     );
-    /// Worker `worker` ran the `postprocess` of PE `pe` asked of it.
-    fn postprocessed(
-        &self,
-        pe: usize,
-        worker: WorkerId,
-        fx: Self::Effects,
-        report: InstanceReport,
-        dead: &DeadLetters,
-    );
-    /// Worker `worker` leaves (it retires) after running the `postprocess` of its instance of PE `pe`.
-    fn left(
-        &self,
-        pe: usize,
-        worker: WorkerId,
-        fx: Self::Effects,
-        report: InstanceReport,
-        dead: &DeadLetters,
-    );
+    /// A worker ran the `postprocess` of its instance of a PE, as asked.
+    fn postprocessed(&self, local: &mut Self::Local, end: InstanceEnd<'_>, fx: Self::Effects);
+    /// A worker leaves (it retires) after running the `postprocess` of its instance of a PE.
+    fn left(&self, local: &mut Self::Local, end: InstanceEnd<'_>, fx: Self::Effects);
     /// Root PE `pe` has made its calls and run its `postprocess`.
     fn root_ended(&self, pe: usize, fx: Self::Effects, report: InstanceReport);
     /// Stops the run.

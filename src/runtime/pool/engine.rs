@@ -7,7 +7,7 @@
 //! it leaves after what its `postprocess` wrote is queued, which also answers a request for
 //! that `postprocess` made of it meanwhile.
 
-use super::backend::{Backend, WorkerClock, WorkerMail};
+use super::backend::{Backend, InstanceEnd, TaskDone, WorkerClock, WorkerMail};
 use super::task::{Task, TaskCosts};
 use super::worker::PeWorker;
 use crate::abort::Abort;
@@ -305,6 +305,7 @@ impl Engine {
 impl Backend for Engine {
     type Receipt = ();
     type Effects = ();
+    type Local = ();
 
     fn plan(&self) -> &Arc<Plan> {
         &self.plan
@@ -351,7 +352,13 @@ impl Backend for Engine {
         }
     }
 
-    fn claim(&self, timeout: Duration, interrupted: &dyn Fn() -> bool) -> Claim<Task, ()> {
+    fn claim(
+        &self,
+        _: &mut (),
+        _: WorkerId,
+        timeout: Duration,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Claim<Task, ()> {
         self.queue.claim(timeout, interrupted)
     }
 
@@ -374,19 +381,19 @@ impl Backend for Engine {
         self.termination().instance_created(pe, worker);
     }
 
-    fn task_done(&self, (): (), pe: usize, units: u64, (): (), worker: WorkerId, _: &DeadLetters) {
-        self.count_units(worker, units);
-        self.count(|t| t.done(pe));
+    fn task_done(&self, _: &mut (), (): (), done: TaskDone<'_>, (): ()) {
+        self.count_units(done.worker, done.units);
+        self.count(|t| t.done(done.pe));
     }
 
-    fn postprocessed(&self, pe: usize, worker: WorkerId, (): (), report: InstanceReport, _: &DeadLetters) {
-        self.report(report);
-        self.count(|t| t.postprocessed(pe, worker));
+    fn postprocessed(&self, _: &mut (), end: InstanceEnd<'_>, (): ()) {
+        self.report(end.report);
+        self.count(|t| t.postprocessed(end.pe, end.worker));
     }
 
-    fn left(&self, pe: usize, worker: WorkerId, (): (), report: InstanceReport, _: &DeadLetters) {
-        self.report(report);
-        self.count(|t| t.worker_left(pe, worker));
+    fn left(&self, _: &mut (), end: InstanceEnd<'_>, (): ()) {
+        self.report(end.report);
+        self.count(|t| t.worker_left(end.pe, end.worker));
     }
 
     fn root_ended(&self, pe: usize, (): (), report: InstanceReport) {

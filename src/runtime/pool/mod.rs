@@ -10,6 +10,7 @@
 //! | `engine.rs` | the in-memory backend: queue, end-of-stream counts, collector, outcome |
 //! | `worker.rs` | the worker actor: lazy instances, supervision, postprocess, retirement |
 //! | `roots.rs` | the roots, each on a thread of its own, admitted to the queue |
+//! | `redis/` | the same engine with its tasks in Redis streams (`dyn_redis`, `dyn_auto_redis`) |
 //! | `scaler.rs` | the executor of the scaling policy (`dispel4rs_actors::scaling`) |
 //!
 //! The rules (docs/SEMANTICS.md states them as promises):
@@ -28,6 +29,8 @@
 
 pub(crate) mod backend;
 pub(crate) mod engine;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod roots;
 pub(crate) mod scaler;
 pub(crate) mod task;
@@ -64,7 +67,7 @@ pub(crate) enum Scaling {
 }
 
 impl Scaling {
-    fn bounds(self) -> (usize, usize) {
+    pub(crate) fn bounds(self) -> (usize, usize) {
         match self {
             Scaling::Fixed(n) => (n.max(1), n.max(1)),
             Scaling::Auto { min, max, .. } => (min.max(1), max.max(min).max(1)),

@@ -6,7 +6,7 @@
 //! `postprocess` of its instance; when the pool shrinks it retires: it finishes its task, runs
 //! the `postprocess` of every instance it holds, and goes.
 
-use super::backend::{Backend, TaskSink, WorkerClock, WorkerMail};
+use super::backend::{Backend, InstanceEnd, TaskDone, TaskSink, WorkerClock, WorkerMail};
 use super::task::Task;
 use crate::abort::Abort;
 use crate::pe::InstanceInfo;
@@ -40,6 +40,7 @@ pub(crate) struct PeWorker<B: Backend> {
     served: Vec<bool>,
     clock: Arc<WorkerClock>,
     dead: Arc<DeadLetters>,
+    local: B::Local,
 }
 
 /// Waits out back-offs until the instance is ready again (a worker has a thread of its own).
@@ -65,6 +66,7 @@ impl<B: Backend> PeWorker<B> {
             served: vec![false; n],
             clock,
             dead,
+            local: B::Local::default(),
         }
     }
 
@@ -121,7 +123,10 @@ impl<B: Backend> PeWorker<B> {
         backend.touch();
         backend.recycle(units);
         match result {
-            Ok(()) => backend.task_done(receipt, pe, n as u64, fx, self.id, &self.dead),
+            Ok(()) => {
+                let done = TaskDone { pe, units: n as u64, took, worker: self.id, dead: &self.dead };
+                backend.task_done(&mut self.local, receipt, done, fx);
+            }
             Err(abort) => backend.abort(abort.context(slot.inst.info())),
         }
     }
@@ -163,7 +168,10 @@ impl<B: Backend> PeWorker<B> {
         }
         self.served[pe] = true;
         match self.finish(pe) {
-            Ok((fx, report)) => self.backend.postprocessed(pe, self.id, fx, report, &self.dead),
+            Ok((fx, report)) => {
+                let end = InstanceEnd { pe, worker: self.id, report, dead: &self.dead };
+                self.backend.postprocessed(&mut self.local, end, fx);
+            }
             Err(abort) => self.backend.abort(abort),
         }
     }
@@ -174,7 +182,7 @@ impl<B: Backend> Worker for PeWorker<B> {
 
     fn step(&mut self) -> Step {
         let signals = self.signals.clone();
-        match self.backend.claim(CLAIM_WAIT, &|| signals.has_mail()) {
+        match self.backend.claim(&mut self.local, self.id, CLAIM_WAIT, &|| signals.has_mail()) {
             Claim::Task(task, receipt) => {
                 self.run_task(task, receipt);
                 Step::Continue
@@ -205,7 +213,10 @@ impl<B: Backend> Worker for PeWorker<B> {
             // What the PE's instance holds is written now; the bookkeeping no longer waits for
             // this worker (and if it had asked it for this postprocess, this answers it).
             match self.finish(pe) {
-                Ok((fx, report)) => self.backend.left(pe, self.id, fx, report, &self.dead),
+                Ok((fx, report)) => {
+                    let end = InstanceEnd { pe, worker: self.id, report, dead: &self.dead };
+                    self.backend.left(&mut self.local, end, fx);
+                }
                 Err(abort) => self.backend.abort(abort),
             }
         }
