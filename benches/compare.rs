@@ -130,6 +130,9 @@ mod bursty;
 #[path = "compare/bursty.rs"]
 mod bursty_section;
 
+#[path = "compare/redis.rs"]
+mod redis_section;
+
 mod common;
 
 use dispel4rs::{GraphError, Mapping, Output, Pe, PeError, PeSpec, Producer, Runner, Value, WorkflowGraph};
@@ -218,6 +221,8 @@ const TARGET_DYN_VS_MULTI: f64 = 0.5;
 /// `bursty`: dyn_auto_multi / dyn_multi elapsed time (at most) and worker-seconds (at most).
 const TARGET_BURSTY_TIME_RATIO: f64 = 1.15;
 const TARGET_BURSTY_WORKER_SECONDS_RATIO: f64 = 0.8;
+/// `dyn_redis -n 2` pipeline rate, end to end.
+const TARGET_REDIS_PIPELINE_ITEMS_PER_S: f64 = 1e6;
 
 // ---------------------------------------------------------------------------------------
 // Command line
@@ -231,7 +236,9 @@ usage: cargo bench --bench compare -- [OPTIONS]
                      workloads: pipeline, wordcount, supervision, bursty;
                      groups: simple (simple vs timely -w1), multi (multi -n2/-n4 vs timely -w2,
                      supervision under multi), cluster (zmq_multi, mpi, raw transports), raw,
-                     dynamic (dyn_multi -n2 vs multi -n2; bursty: dyn_multi vs dyn_auto_multi)
+                     dynamic (dyn_multi -n2 vs multi -n2; bursty: dyn_multi vs dyn_auto_multi),
+                     redis (dyn_redis -n2 vs raw Redis and dyn_multi -n2; bursty: dyn_redis vs
+                     dyn_auto_redis; the take-over after a killed worker)
   --engines NAMES    only engines whose name contains one of these (comma-separated)
   --reps R           timed repetitions per engine (default 5, quick 3)
   --warmup W         untimed runs per engine before timing (default 1)
@@ -248,7 +255,7 @@ usage: cargo bench --bench compare -- [OPTIONS]
   -h, --help         this text";
 
 const WORKLOADS: [&str; 4] = ["pipeline", "wordcount", "supervision", "bursty"];
-const GROUPS: [&str; 5] = ["simple", "multi", "cluster", "raw", "dynamic"];
+const GROUPS: [&str; 6] = ["simple", "multi", "cluster", "raw", "dynamic", "redis"];
 
 #[derive(Clone, Debug)]
 struct Args {
@@ -530,6 +537,7 @@ fn difference(want: &Answer, got: &Answer) -> Option<String> {
 enum Transport {
     Zmq,
     Mpi,
+    Redis,
 }
 
 impl Transport {
@@ -537,6 +545,7 @@ impl Transport {
         match self {
             Transport::Zmq => "zmq",
             Transport::Mpi => "mpi",
+            Transport::Redis => "redis",
         }
     }
 }
@@ -580,6 +589,10 @@ fn cluster_engines(w: &Workload, raw_frames: u64) -> Vec<Engine> {
     ];
     if let Workload::Pipeline { .. } = w {
         v.push(Engine::Raw { transport: Transport::Zmq, frames: raw_frames });
+        // The Redis mappings: dyn_redis beside dyn_multi at the same size, and raw Redis.
+        v.push(Engine::Process { mapping: Mapping::DynRedis, processes: 2 });
+        v.push(Engine::Ours { mapping: Mapping::DynMulti, processes: 2 });
+        v.push(Engine::Raw { transport: Transport::Redis, frames: raw_frames });
         v.push(Engine::Raw { transport: Transport::Mpi, frames: raw_frames });
     }
     v
@@ -603,6 +616,8 @@ impl Engine {
             Engine::Ours { mapping: Mapping::Simple, .. } | Engine::Timely { workers: 1 } => "simple",
             Engine::Ours { mapping, .. } if mapping.is_pooled() => "dynamic",
             Engine::Ours { .. } | Engine::Timely { .. } => "multi",
+            Engine::Process { mapping, .. } if mapping.name().contains("redis") => "redis",
+            Engine::Raw { transport: Transport::Redis, .. } => "redis",
             Engine::Process { .. } => "cluster",
             Engine::Raw { .. } => "raw",
         }
@@ -627,7 +642,11 @@ impl Engine {
                 .max()
                 .map(|(_, i)| i),
             Engine::Process { mapping, .. } => {
-                let transport = if mapping == Mapping::Mpi { Transport::Mpi } else { Transport::Zmq };
+                let transport = match mapping {
+                    Mapping::Mpi => Transport::Mpi,
+                    Mapping::DynRedis | Mapping::DynAutoRedis => Transport::Redis,
+                    _ => Transport::Zmq,
+                };
                 engines.iter().position(|e| matches!(e, Engine::Raw { transport: t, .. } if *t == transport))
             }
             Engine::Timely { .. } | Engine::Raw { .. } => None,
@@ -983,6 +1002,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 /// What the child-process rows need.
 #[derive(Debug, Default)]
 struct Ctx {
+    /// A private Redis for the Redis rows (stopped when the context is dropped).
+    redis: Option<dispel4rs_transports::redis_server::PrivateRedis>,
     /// `target/release` (the examples are in `examples/` below it).
     release: PathBuf,
     /// `mpirun`, if it is on PATH.
@@ -1011,7 +1032,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 impl Ctx {
-    fn new(scratch: &Path, need_mpi: bool) -> Ctx {
+    fn new(scratch: &Path, need_mpi: bool, need_redis: bool) -> Ctx {
         let mpirun = if need_mpi { find_on_path("mpirun") } else { None };
         let open_mpi = mpirun.as_ref().is_some_and(|m| {
             Command::new(m).arg("--version").output().is_ok_and(|o| {
@@ -1019,7 +1040,18 @@ impl Ctx {
                 v.contains("Open MPI") || v.contains("OpenRTE")
             })
         });
-        Ctx { release: release_dir(), mpirun, open_mpi, scratch: scratch.to_path_buf() }
+        let redis = if need_redis {
+            match dispel4rs_transports::redis_server::PrivateRedis::start(None) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    println!("  no redis-server for the Redis rows: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ctx { release: release_dir(), mpirun, open_mpi, scratch: scratch.to_path_buf(), redis }
     }
 
     /// The release example `name`, if it was built.
@@ -1126,6 +1158,12 @@ fn unavailable(e: Engine, w: &Workload, ctx: &Ctx) -> Option<String> {
                 }
             }
             Engine::Raw { transport: Transport::Zmq, .. } => ctx.example("raw_throughput").map(drop),
+            Engine::Raw { transport: Transport::Redis, .. } => {
+                if ctx.redis.is_none() {
+                    return Err("no redis-server".into());
+                }
+                run_raw(Transport::Redis, 2, ctx).map(drop)
+            }
             Engine::Raw { transport: Transport::Mpi, .. } => {
                 if ctx.mpirun.is_none() {
                     return Err("mpirun is not on PATH".into());
@@ -1157,6 +1195,9 @@ fn run_process(
         _ => Command::new(&bin),
     };
     cmd.args([mapping.name(), "-n", &processes.to_string(), "-d", &w.data()?, "-q"]);
+    if let (Mapping::DynRedis | Mapping::DynAutoRedis, Some(r)) = (mapping, &ctx.redis) {
+        cmd.arg("--redis").arg(r.url().secret_form());
+    }
     cmd.arg("--report").arg(&report).arg("-o").arg(&output);
     child_env(&mut cmd);
     let (out, t) = Measure::time_children(|| cmd.output());
@@ -1193,6 +1234,9 @@ fn run_raw(transport: Transport, frames: u64, ctx: &Ctx) -> Result<(Answer, Samp
     let mut cmd = Command::new(&bin);
     cmd.args([transport.name(), "--frames", &frames.to_string()]);
     child_env(&mut cmd);
+    if let (Transport::Redis, Some(r)) = (transport, &ctx.redis) {
+        cmd.env("REDIS_URL", r.url().secret_form());
+    }
     let (out, t) = Measure::time_children(|| cmd.output());
     let out = out.map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     if !out.status.success() {
@@ -1695,7 +1739,9 @@ fn run(args: &Args) -> Result<bool, String> {
             Engine::Process { mapping: Mapping::Mpi, .. } | Engine::Raw { transport: Transport::Mpi, .. }
         )
     });
-    let ctx = Ctx::new(tmp.path(), need_mpi);
+    let need_redis = sections.iter().flat_map(|(_, e)| e).any(|e| e.group() == "redis")
+        || (args.wants_workload("bursty") && args.wants_group("redis") && !args.smoke);
+    let ctx = Ctx::new(tmp.path(), need_mpi, need_redis);
     let mut skipped: Vec<(String, String)> = Vec::new();
     if any_child {
         if args.build {
@@ -1740,7 +1786,28 @@ fn run(args: &Args) -> Result<bool, String> {
         run_supervision(args, &supervision_engines)?
     };
     let bursty = if args.wants_workload("bursty") && args.wants_group("dynamic") {
-        Some(bursty_section::run_bursty(args)?)
+        Some(bursty_section::run_bursty(args, [Mapping::DynMulti, Mapping::DynAutoMulti], None)?)
+    } else {
+        None
+    };
+    let bursty_redis = match (&ctx.redis, ctx.example("bursty")) {
+        (Some(r), Ok(binary))
+            if args.wants_workload("bursty") && args.wants_group("redis") && !args.smoke =>
+        {
+            let child = bursty_section::Child {
+                binary: &binary,
+                redis_url: r.url().secret_form(),
+                scratch: &ctx.scratch,
+            };
+            Some(bursty_section::run_bursty(args, [Mapping::DynRedis, Mapping::DynAutoRedis], Some(&child))?)
+        }
+        _ => None,
+    };
+    let takeover = if args.wants_group("redis") && !args.smoke {
+        match (&ctx.redis, ctx.example("pipeline_test")) {
+            (Some(r), Ok(binary)) => Some(redis_section::takeover(args, &binary, r.url().secret_form())?),
+            _ => None,
+        }
     } else {
         None
     };
@@ -1866,8 +1933,11 @@ fn run(args: &Args) -> Result<bool, String> {
             );
         }
     }
-    if let Some(b) = &bursty {
+    for b in [&bursty, &bursty_redis].into_iter().flatten() {
         b.print();
+    }
+    if let Some(t) = &takeover {
+        t.print();
     }
     for (what, why) in &skipped {
         println!("skipped: {what}: {why}");
@@ -1938,6 +2008,23 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         if let Some(tail) = r.tail() {
             targets.push(Target::max("pipeline dyn_multi -n2 tail ms", tail * 1e3, TARGET_TAIL_S * 1e3));
+        }
+    }
+    let dyn_redis = Engine::Process { mapping: Mapping::DynRedis, processes: 2 };
+    if let Some(r) = find("pipeline", dyn_redis) {
+        targets.push(Target::min(
+            "pipeline dyn_redis -n2 items/s (wall)",
+            r.measure.rate(r.units),
+            TARGET_REDIS_PIPELINE_ITEMS_PER_S,
+        ));
+        let beside = rows.iter().find(|x| {
+            x.label == r.label && x.engine == Engine::Ours { mapping: Mapping::DynMulti, processes: 2 }
+        });
+        if let Some(b) = beside {
+            println!(
+                "  (for information) pipeline dyn_redis -n2 / dyn_multi -n2 at the same size: {:.3}x",
+                r.measure.rate(r.units) / b.measure.rate(b.units)
+            );
         }
     }
     if let Some(b) = &bursty {
@@ -2051,6 +2138,8 @@ fn run(args: &Args) -> Result<bool, String> {
             "rows": rows_json,
             "supervision": supervision_json,
             "bursty": bursty.as_ref().map(bursty_section::BurstyResult::to_json),
+            "bursty_redis": bursty_redis.as_ref().map(bursty_section::BurstyResult::to_json),
+            "redis_takeover": takeover.as_ref().map(redis_section::Takeover::to_json),
             "skipped": skipped.iter().map(|(what, why)| json!({ "row": what, "why": why })).collect::<Vec<_>>(),
             "targets": targets.iter().map(|t| json!({
                 "name": t.name, "value": t.value, "limit": t.limit,

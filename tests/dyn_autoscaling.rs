@@ -1,4 +1,5 @@
-//! `dyn_auto_multi` spawns and retires worker actors with the load: the bursty example with a
+//! `dyn_auto_multi` and `dyn_auto_redis` (the same policy, its workers in worker processes
+//! fed through a private `redis-server`) spawn and retire worker actors with the load: the bursty example with a
 //! dense phase, a sparse one and a dense one again grows its pool from one worker under the
 //! first burst, shrinks it in the lull and grows it again for the second burst — asserted on
 //! the run report's pool timeline and decisions, not on wall time — and gives the same totals
@@ -23,7 +24,17 @@ fn timeline(report: &Json) -> Vec<(f64, i64)> {
 
 #[test]
 fn the_pool_grows_under_load_and_shrinks_in_a_lull() {
-    let args = ["dyn_auto_multi", "-n", "8", "--min-workers", "1", "--scale-interval-ms", "50", "-d", INPUT];
+    the_pool_follows_the_load("dyn_auto_multi");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn the_redis_pool_grows_under_load_and_shrinks_in_a_lull() {
+    the_pool_follows_the_load("dyn_auto_redis");
+}
+
+fn the_pool_follows_the_load(mapping: &str) {
+    let args = [mapping, "-n", "8", "--min-workers", "1", "--scale-interval-ms", "50", "-d", INPUT];
     let (got, report) = support::run_collect_report("bursty", &args);
     let want = support::record("sink", "output", serde_json::json!({"count": 1320, "sum": 1320 * 1321 / 2}));
     support::assert_multiset_eq(&support::merge_count_sums(&got), &[want], "bursty totals");
@@ -31,7 +42,7 @@ fn the_pool_grows_under_load_and_shrinks_in_a_lull() {
     let decisions = report["scaling_decisions"].as_array().expect("decisions");
     eprintln!("pool timeline: {t:?}");
     eprintln!("decisions: {}", serde_json::to_string(decisions).unwrap());
-    assert_eq!(t.get(1).map(|p| p.1), Some(1), "the pool starts with --min-workers");
+    assert_eq!(t.get(1).map(|p| p.1), Some(1), "{mapping}: the pool starts with --min-workers");
     // Grow, shrink, grow again: the sizes rise above 1, fall, and rise again.
     let sizes: Vec<i64> = t.iter().skip(1).map(|p| p.1).collect();
     let peak1 = sizes.iter().position(|s| *s > 2).expect("the first burst grows the pool");

@@ -23,7 +23,11 @@ fn every_stateless_example_under_the_redis_mappings_matches_simple_and_leaves_no
             all.extend(args.iter().cloned());
             let records = support::run_collect(example, &all);
             let mut conn = server.url().connect(std::time::Duration::from_secs(3)).unwrap();
-            assert_eq!(conn.job_key_count(&JobKeys::new(&id)).unwrap(), 0, "{example}: job {id} left keys behind");
+            assert_eq!(
+                conn.job_key_count(&JobKeys::new(&id)).unwrap(),
+                0,
+                "{example}: job {id} left keys behind"
+            );
             records
         });
     }
@@ -38,7 +42,11 @@ fn stateful_examples_are_refused_before_anything_runs() {
             args.extend(extra);
             let out = support::run(example, &args);
             out.assert_code(2).assert_stderr_contains(&[&format!("PE '{pe}' is stateful")]);
-            assert!(!out.stderr.contains("redis-server"), "refused before a server is started: {}", out.stderr);
+            assert!(
+                !out.stderr.contains("redis-server"),
+                "refused before a server is started: {}",
+                out.stderr
+            );
         }
     }
 }

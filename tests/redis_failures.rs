@@ -113,7 +113,11 @@ fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
     std::thread::sleep(Duration::from_millis(1500));
     let victim = workers[1];
     assert!(Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap().success());
-    let done = support::wait_with_timeout(child, "pipeline_test dyn_redis (a worker killed)".into(), Duration::from_secs(120));
+    let done = support::wait_with_timeout(
+        child,
+        "pipeline_test dyn_redis (a worker killed)".into(),
+        Duration::from_secs(120),
+    );
     done.assert_success();
     assert!(done.stderr.contains("is lost"), "the loss is said: {}", done.stderr);
     assert_exactly_once(&out, "a worker killed mid-run");
@@ -132,12 +136,18 @@ fn a_worker_started_by_hand_joins_and_takes_work() {
     std::thread::sleep(Duration::from_millis(500));
     let joined = start(
         "pipeline_test",
-        &["dyn_redis", "--join", "hand", "--redis", s.url().secret_form(), "--workers", "1"].map(String::from),
+        &["dyn_redis", "--join", "hand", "--redis", s.url().secret_form(), "--workers", "1"]
+            .map(String::from),
     );
     // Another workflow may not join: refused, naming the difference.
-    let stranger = support::run("teecopy", &["dyn_redis", "--join", "hand", "--redis", s.url().secret_form()]);
+    let stranger =
+        support::run("teecopy", &["dyn_redis", "--join", "hand", "--redis", s.url().secret_form()]);
     stranger.assert_code(2).assert_stderr_contains(&["refused by job 'hand'", "fingerprint"]);
-    let done = support::wait_with_timeout(child, "pipeline_test dyn_redis --spawn 1".into(), Duration::from_secs(120));
+    let done = support::wait_with_timeout(
+        child,
+        "pipeline_test dyn_redis --spawn 1".into(),
+        Duration::from_secs(120),
+    );
     done.assert_success();
     assert!(done.stderr.contains("refused a worker process"), "{}", done.stderr);
     let j = support::wait_with_timeout(joined, "the hand-started worker".into(), Duration::from_secs(30));
@@ -169,7 +179,16 @@ fn two_jobs_share_a_server_and_a_corrupt_entry_is_dead_lettered() {
     // Garbage in job a's stream of its third PE.
     let mut c = s.url().connect(Duration::from_secs(3)).unwrap();
     let key = JobKeys::new("job-a").lane(2);
-    let _: String = c.query("XADD", dispel4rs_transports::redis::client::cmd("XADD").arg(&key).arg("*").arg("t").arg(&b"\x02\x00\x00\x00garbage"[..])).unwrap();
+    let _: String = c
+        .query(
+            "XADD",
+            dispel4rs_transports::redis::client::cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg("t")
+                .arg(&b"\x02\x00\x00\x00garbage"[..]),
+        )
+        .unwrap();
     let a = support::wait_with_timeout(a, "job a".into(), Duration::from_secs(120));
     let b = support::wait_with_timeout(b, "job b".into(), Duration::from_secs(120));
     a.assert_success();

@@ -214,6 +214,8 @@ fn extinctions_match_the_formula_and_failing_galaxies_are_dead_lettered() {
     // Stateless from end to end: the dynamic pool spreads the slow queries over its workers.
     run_and_check(&["dyn_multi", "-n", "16"], dir.path(), &path, &lines);
     run_and_check(&["dyn_auto_multi", "-n", "16", "--scale-interval-ms", "20"], dir.path(), &path, &lines);
+    // The same through Redis (a private redis-server for the run), in worker processes.
+    run_and_check(&["dyn_redis", "-n", "4"], dir.path(), &path, &lines);
 }
 
 #[test]

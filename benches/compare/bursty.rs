@@ -1,6 +1,8 @@
 //! The `bursty` section of the comparison: the same dense–sparse–dense input under a fixed
 //! pool (`dyn_multi -n N`) and an autoscaled one (`dyn_auto_multi -n N --min-workers 1`),
-//! alternating per repetition, in this process through `Runner`. Reported: elapsed time,
+//! alternating per repetition, in this process through `Runner`; and the same pair through
+//! Redis (`dyn_redis`, `dyn_auto_redis`), the release example binary as a child process (its
+//! worker processes re-execute it) with the report read back. Reported: elapsed time,
 //! worker-seconds (the integral of the pool's size over the run, from the report) and the
 //! end-of-stream tail of each, and per repetition the ratios auto / fixed of both — what
 //! autoscaling saves and what it costs. The totals of the sinks are checked every run.
@@ -8,6 +10,8 @@
 use super::{bursty, median, min_max, Args};
 use dispel4rs::{Mapping, Runner, Value};
 use serde_json::json;
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 /// One input of the section.
@@ -56,8 +60,55 @@ struct Run {
 /// The section's result.
 pub struct BurstyResult {
     pub input: BurstyInput,
+    /// The fixed and the autoscaled mapping.
+    pub pair: [Mapping; 2],
     fixed: Vec<Run>,
     auto: Vec<Run>,
+}
+
+/// Where a Redis run happens: the release `bursty` binary and the server.
+pub struct Child<'a> {
+    pub binary: &'a Path,
+    pub redis_url: &'a str,
+    pub scratch: &'a Path,
+}
+
+fn run_child(mapping: Mapping, input: &BurstyInput, child: &Child<'_>) -> Result<Run, String> {
+    let report = child.scratch.join(format!("bursty-{}.json", mapping.name()));
+    let out = Command::new(child.binary)
+        .args([
+            mapping.name(),
+            "-n",
+            &input.workers.to_string(),
+            "--min-workers",
+            "1",
+            "-q",
+            "-d",
+            &input.data(),
+        ])
+        .arg("--redis")
+        .arg(child.redis_url)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", child.binary.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "bursty {} failed ({}): {}",
+            mapping.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = std::fs::read_to_string(&report).map_err(|e| format!("{}: {e}", report.display()))?;
+    let r: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("bad report: {e}"))?;
+    let f = |k: &str| r.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    Ok(Run {
+        elapsed: f("elapsed_s"),
+        worker_seconds: f("worker_seconds"),
+        tail: f("tail_s"),
+        mean_workers: f("pool_mean"),
+    })
 }
 
 fn run_once(mapping: Mapping, input: &BurstyInput) -> Result<Run, String> {
@@ -88,18 +139,30 @@ fn run_once(mapping: Mapping, input: &BurstyInput) -> Result<Run, String> {
     })
 }
 
-/// Runs the section: fixed and auto alternating, after the warm-up runs.
-pub fn run_bursty(args: &Args) -> Result<BurstyResult, String> {
+/// Runs the section for `pair` (fixed, autoscaled): alternating, after the warm-up runs; in
+/// this process, or as child processes through Redis.
+pub fn run_bursty(
+    args: &Args,
+    pair: [Mapping; 2],
+    child: Option<&Child<'_>>,
+) -> Result<BurstyResult, String> {
     let input = BurstyInput::for_args(args);
     println!(
-        "\n== bursty: phases {:?} (units, gap µs), {} ms per unit, -n {}: dyn_multi vs dyn_auto_multi --min-workers 1",
-        input.phases, input.work_ms, input.workers
+        "\n== bursty: phases {:?} (units, gap µs), {} ms per unit, -n {}: {} vs {} --min-workers 1",
+        input.phases,
+        input.work_ms,
+        input.workers,
+        pair[0].name(),
+        pair[1].name()
     );
-    let mut result = BurstyResult { input: input.clone(), fixed: Vec::new(), auto: Vec::new() };
+    let mut result = BurstyResult { input: input.clone(), pair, fixed: Vec::new(), auto: Vec::new() };
     for rep in 0..args.warmup + args.sizes.reps {
         let timed = rep >= args.warmup;
-        for mapping in [Mapping::DynMulti, Mapping::DynAutoMulti] {
-            let r = run_once(mapping, &input)?;
+        for mapping in pair {
+            let r = match child {
+                Some(c) => run_child(mapping, &input, c)?,
+                None => run_once(mapping, &input)?,
+            };
             println!(
                 "  {} {:<16} {:>7.3} s, {:>7.2} worker-seconds (mean {:>5.2} workers), tail {:.2} ms",
                 if timed { format!("rep {}", rep - args.warmup) } else { "warm-up".into() },
@@ -110,7 +173,7 @@ pub fn run_bursty(args: &Args) -> Result<BurstyResult, String> {
                 r.tail * 1e3
             );
             if timed {
-                if mapping == Mapping::DynMulti {
+                if mapping == pair[0] {
                     result.fixed.push(r);
                 } else {
                     result.auto.push(r);
@@ -147,14 +210,16 @@ impl BurstyResult {
             format!("{:.2}x ({:.2}..{:.2})", median(xs.to_vec()), lo, hi)
         };
         println!(
-            "\n== bursty (median of {} repetition(s); ratio = dyn_auto_multi / dyn_multi, paired per repetition)",
-            self.fixed.len()
+            "\n== bursty (median of {} repetition(s); ratio = {} / {}, paired per repetition)",
+            self.fixed.len(),
+            self.pair[1].name(),
+            self.pair[0].name()
         );
         println!(
             "{:<16} {:>10} {:>16} {:>13} {:>9}",
             "engine", "elapsed s", "worker-seconds", "mean workers", "tail ms"
         );
-        for (name, runs) in [("dyn_multi", &self.fixed), ("dyn_auto_multi", &self.auto)] {
+        for (name, runs) in [(self.pair[0].name(), &self.fixed), (self.pair[1].name(), &self.auto)] {
             let med = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
             println!(
                 "{:<16} {:>10.3} {:>16.2} {:>13.2} {:>9.2}",
@@ -177,8 +242,9 @@ impl BurstyResult {
         };
         let (time, ws) = self.ratios();
         json!({
+            "fixed": self.pair[0].name(), "auto": self.pair[1].name(),
             "phases": self.input.phases, "work_ms": self.input.work_ms, "workers": self.input.workers,
-            "dyn_multi": runs(&self.fixed), "dyn_auto_multi": runs(&self.auto),
+            "fixed_runs": runs(&self.fixed), "auto_runs": runs(&self.auto),
             "time_ratios": time, "worker_seconds_ratios": ws,
             "time_ratio_median": median(time.clone()), "worker_seconds_ratio_median": median(ws.clone()),
         })

@@ -11,6 +11,11 @@
 //!   exchange over the child's stdout), TCP over loopback, default high-water marks.
 //! - `mpi`: `mpirun -n 2 --oversubscribe` of this program (rank 1 sends to rank 0); skipped with
 //!   a message if `mpirun` is not on PATH or the `mpi` feature is off.
+//! - `redis`: the path of the Redis mappings' tasks: a producer thread `XADD`s each batch as one
+//!   stream entry, a consumer thread claims it with `XREADGROUP` and commits it with the same
+//!   Lua script as a worker (a small event appended, the entry acknowledged and deleted); a
+//!   private `redis-server` on a free port (or `REDIS_URL`). The clock runs from the first
+//!   claim to the last commit.
 //!
 //! ```text
 //! cargo run --release -p dispel4rs-transports --all-features --example raw_throughput -- all
@@ -103,6 +108,71 @@ fn run_inmem(frames: u64) -> Result<(), String> {
     report("inmem", "2 endpoints, 1 process, 2 bridge threads", frames, elapsed);
     sender.shutdown().map_err(|e| e.to_string())?;
     receiver.shutdown().map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "redis")]
+mod redis_run {
+    use super::*;
+    use dispel4rs_transports::queue::redis::{Commit, RedisQueue};
+    use dispel4rs_transports::queue::{Claim, TaskQueue};
+    use dispel4rs_transports::redis::{JobKeys, RedisUrl};
+    use dispel4rs_transports::redis_server::PrivateRedis;
+
+    pub fn run(frames: u64) -> Result<(), String> {
+        let (url, _server) = match std::env::var("REDIS_URL") {
+            Ok(u) => (RedisUrl::parse(&u).map_err(|e| e.to_string())?, None),
+            Err(_) => {
+                let s = PrivateRedis::start(None).map_err(|e| e.to_string())?;
+                (s.url().clone(), Some(s))
+            }
+        };
+        let timeout = Duration::from_secs(5);
+        let connect = || url.connect(timeout).map_err(|e| e.to_string());
+        let keys = JobKeys::new(&format!("raw-{}", std::process::id()));
+        let mut admin = connect()?;
+        RedisQueue::create_lanes(&mut admin, &keys, 1).map_err(|e| e.to_string())?;
+        let producer = RedisQueue::new(connect()?, None, &keys, 1, "producer", Duration::from_secs(60))
+            .map_err(|e| e.to_string())?;
+        let consumer = RedisQueue::new(connect()?, None, &keys, 1, "consumer", Duration::from_secs(60))
+            .map_err(|e| e.to_string())?;
+        let elapsed = std::thread::scope(|s| -> Result<Duration, String> {
+            let sending = s.spawn(|| {
+                let template = batch(0);
+                for seq in 0..frames {
+                    let mut payload = template.clone();
+                    payload[..8].copy_from_slice(&seq.to_le_bytes());
+                    producer.push(0, 1, payload).map_err(|e| e.to_string())?;
+                }
+                Ok::<(), String>(())
+            });
+            let mut first = None;
+            for n in 0..frames {
+                let (payload, delivery) = match consumer.try_claim(Duration::from_secs(30), &|| false) {
+                    Ok(Claim::Task(p, d)) => (p, d),
+                    Ok(other) => return Err(format!("consumer: {other:?} after {n} frames")),
+                    Err(e) => return Err(e.to_string()),
+                };
+                first.get_or_insert_with(Instant::now);
+                if payload.len() != PAYLOAD {
+                    return Err(format!("frame {n}: {} bytes", payload.len()));
+                }
+                let commit = Commit { tasks: Vec::new(), event: payload[..8].to_vec() };
+                if !consumer.commit(Some(&delivery), &commit).map_err(|e| e.to_string())? {
+                    return Err("a commit was refused".into());
+                }
+            }
+            sending.join().map_err(|_| "producer panicked".to_string())??;
+            Ok(first.map_or(Duration::ZERO, |f| f.elapsed()))
+        })?;
+        let _ = admin.delete_job(&keys);
+        report(
+            "redis",
+            "XADD → XREADGROUP → Lua commit (XADD event, XACK, XDEL), 1 process, 2 threads",
+            frames,
+            elapsed,
+        );
+        Ok(())
+    }
 }
 
 #[cfg(feature = "zmq")]
@@ -234,6 +304,8 @@ fn main() -> ExitCode {
         "mpi" => mpi_run::launch(frames),
         #[cfg(feature = "mpi")]
         "mpi-rank" => mpi_run::rank(args.get(1).and_then(|v| v.parse().ok()).unwrap_or(frames)),
+        #[cfg(feature = "redis")]
+        "redis" => redis_run::run(frames),
         "all" => {
             #[allow(unused_mut)]
             let mut r = run_inmem(frames);
@@ -247,7 +319,9 @@ fn main() -> ExitCode {
             }
             r
         }
-        other => Err(format!("unknown mode {other:?}: use inmem, zmq, mpi or all (built features decide)")),
+        other => {
+            Err(format!("unknown mode {other:?}: use inmem, zmq, mpi, redis or all (built features decide)"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

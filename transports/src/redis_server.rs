@@ -109,6 +109,12 @@ impl PrivateRedis {
     }
 }
 
+impl std::fmt::Debug for PrivateRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrivateRedis({}, pid {})", self.url, self.child.id())
+    }
+}
+
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
