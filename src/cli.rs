@@ -376,7 +376,7 @@ fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
         };
     }
     #[cfg(feature = "redis")]
-    if matches!(args.mapping, Mapping::DynRedis | Mapping::DynAutoRedis) {
+    if matches!(args.mapping, Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis) {
         let url = match dispel4rs_transports::redis::RedisUrl::from_arg_or_env(args.redis.as_deref()) {
             Ok(Some(u)) => u,
             Ok(None) => {

@@ -154,12 +154,22 @@ pub struct PlannedInstance {
     pub slot: usize,
 }
 
+/// How instances are laid out: on slots (the fixed mappings), one logical instance per PE
+/// for a pool of workers, or pinned stateful instances beside pooled stateless PEs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    Fixed,
+    Pooled,
+    Hybrid,
+}
+
 /// The concrete graph. See the [module documentation](self).
 #[derive(Clone)]
 pub struct Plan {
     graph_name: String,
     processes: usize,
     pooled: bool,
+    hybrid: bool,
     pes: Vec<PlannedPe>,
     instances: Vec<PlannedInstance>,
     by_name: HashMap<Arc<str>, usize>,
@@ -168,7 +178,7 @@ pub struct Plan {
 impl Plan {
     /// The plan of `graph` over `processes` slots (`-n`).
     pub fn new(graph: &WorkflowGraph, processes: usize) -> Result<Plan, PlanError> {
-        Plan::build(graph, processes, false)
+        Plan::build(graph, processes, Layout::Fixed)
     }
 
     /// The plan of a dynamic mapping with `workers` workers: every PE gets one *logical*
@@ -188,10 +198,33 @@ impl Plan {
     /// assert_eq!(plan.processes(), 8);
     /// ```
     pub fn pooled(graph: &WorkflowGraph, workers: usize) -> Result<Plan, PlanError> {
-        Plan::build(graph, workers, true)
+        Plan::build(graph, workers, Layout::Pooled)
     }
 
-    fn build(graph: &WorkflowGraph, processes: usize, pooled: bool) -> Result<Plan, PlanError> {
+    /// The plan of `hybrid_redis` with `workers` workers: every stateful PE (a grouped input,
+    /// or declared stateful) gets the instances [`Plan::new`] would give it, each to be
+    /// pinned to one worker; every stateless PE one logical instance, run by any worker.
+    ///
+    /// ```
+    /// use dispel4rs::{Grouping, Iterative, PeError, PeSpec, FnPe, Plan, Producer, Value, WorkflowGraph};
+    /// let mut g = WorkflowGraph::new("h");
+    /// let src = g.add(Producer::new("src", |_, o| o.write("output", ("a", 1)))).unwrap();
+    /// let split = g.add(Iterative::new("split", |x: Value| Ok::<_, PeError>(x))).unwrap();
+    /// let count = g.add(FnPe::new(
+    ///     PeSpec::new("count").input_grouped("input", Grouping::group_by([0])).output("output").numprocesses(3),
+    ///     |_: &str, u: Value, o: &mut dispel4rs::Output<'_>| o.write_at(0, u))).unwrap();
+    /// g.connect(src, "output", split, "input").unwrap();
+    /// g.connect(split, "output", count, "input").unwrap();
+    /// let plan = Plan::hybrid(&g, 4).unwrap();
+    /// assert_eq!(plan.pe_by_name("split").unwrap().count(), 1);
+    /// assert_eq!(plan.pe_by_name("count").unwrap().count(), 3);
+    /// ```
+    pub fn hybrid(graph: &WorkflowGraph, workers: usize) -> Result<Plan, PlanError> {
+        Plan::build(graph, workers, Layout::Hybrid)
+    }
+
+    fn build(graph: &WorkflowGraph, processes: usize, layout: Layout) -> Result<Plan, PlanError> {
+        let pooled = layout != Layout::Fixed;
         if processes == 0 {
             return Err(PlanError::NoProcesses);
         }
@@ -221,7 +254,16 @@ impl Plan {
             1
         };
         let counts: Vec<usize> = (0..order.len())
-            .map(|i| if is_root[i] || pooled { 1 } else { specs[i].numprocesses.unwrap_or(share) })
+            .map(|i| {
+                let one = is_root[i]
+                    || layout == Layout::Pooled
+                    || (layout == Layout::Hybrid && !specs[i].is_stateful());
+                if one {
+                    1
+                } else {
+                    specs[i].numprocesses.unwrap_or(share)
+                }
+            })
             .collect();
         let total = counts.iter().fold(0usize, |a, c| a.saturating_add(*c));
         if total > MAX_INSTANCES || processes > MAX_INSTANCES {
@@ -338,7 +380,8 @@ impl Plan {
             });
         }
         let by_name = pes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
-        Ok(Plan { graph_name: graph.name().to_owned(), processes, pooled, pes, instances, by_name })
+        let hybrid = layout == Layout::Hybrid;
+        Ok(Plan { graph_name: graph.name().to_owned(), processes, pooled, hybrid, pes, instances, by_name })
     }
 
     /// The graph's name.
@@ -351,9 +394,19 @@ impl Plan {
         self.processes
     }
 
-    /// True for the plan of a dynamic mapping ([`Plan::pooled`]).
+    /// True for the plan of a dynamic mapping ([`Plan::pooled`], [`Plan::hybrid`]).
     pub fn is_pooled(&self) -> bool {
         self.pooled
+    }
+
+    /// True for the plan of `hybrid_redis` ([`Plan::hybrid`]).
+    pub fn is_hybrid(&self) -> bool {
+        self.hybrid
+    }
+
+    /// True if plan PE `pe`'s instances are pinned (a stateful PE of a hybrid plan).
+    pub fn is_pinned(&self, pe: usize) -> bool {
+        self.hybrid && self.pes.get(pe).is_some_and(|p| !p.is_root && p.spec.is_stateful())
     }
 
     /// The PEs that keep state across units, with why in words: a grouped input (group_by,
@@ -420,7 +473,7 @@ impl Plan {
         let mut h = StableHasher::new();
         h.write(self.graph_name.as_bytes());
         h.write(&(self.processes as u64).to_le_bytes());
-        h.write(&[u8::from(self.pooled)]);
+        h.write(&[u8::from(self.pooled), u8::from(self.hybrid)]);
         for p in &self.pes {
             h.write(p.name.as_bytes());
             for port in p.inputs.iter().chain(p.outputs.iter()) {
@@ -467,9 +520,14 @@ impl Plan {
     fn describe_pooled(&self) -> String {
         let mut out =
             format!("plan for '{}' on a pool of up to {} worker(s):\n", self.graph_name, self.processes);
-        for p in &self.pes {
-            let how =
-                if p.is_root { "1 instance (root), on a thread of its own" } else { "run by any worker" };
+        for (i, p) in self.pes.iter().enumerate() {
+            let how = if p.is_root {
+                "1 instance (root), on a thread of its own".to_owned()
+            } else if self.is_pinned(i) {
+                format!("{} instance(s), each pinned to one worker (stateful)", p.count())
+            } else {
+                "run by any worker".to_owned()
+            };
             let _ = writeln!(out, "  {:<24} {how}", p.name);
         }
         self.describe_routes(&mut out);

@@ -145,6 +145,9 @@ impl<'g> Runner<'g> {
     /// The plan this runner would enact (for a dynamic mapping, [`Plan::pooled`]: `-n` is
     /// the number of workers).
     pub fn plan(&self) -> Result<Plan, RunError> {
+        if self.mapping == Mapping::HybridRedis {
+            return Ok(Plan::hybrid(self.graph, self.options.processes)?);
+        }
         if self.mapping.is_pooled() {
             return Ok(Plan::pooled(self.graph, self.options.processes)?);
         }
@@ -184,6 +187,20 @@ impl<'g> Runner<'g> {
                 let redis = self.redis_args()?;
                 let source = &self.inputs;
                 crate::mapping::dyn_redis::run(
+                    &plan,
+                    source,
+                    &inputs,
+                    &self.options,
+                    collector,
+                    dead.clone(),
+                    redis,
+                )?
+            }
+            #[cfg(feature = "redis")]
+            Mapping::HybridRedis => {
+                let redis = self.redis_args()?;
+                let source = &self.inputs;
+                crate::mapping::hybrid_redis::run(
                     &plan,
                     source,
                     &inputs,

@@ -50,7 +50,9 @@ pub(crate) fn run_job(
     dead: Arc<DeadLetters>,
     redis: RedisArgs,
 ) -> Result<MappingResult, RunError> {
-    refuse_stateful(mapping, plan)?;
+    if !plan.is_hybrid() {
+        refuse_stateful(mapping, plan)?;
+    }
     let started = Instant::now();
     let outcome = coordinator::run(mapping, plan, source, inputs, options, collector, dead, scaling, redis)?;
     let end = RunEnd {

@@ -7,6 +7,8 @@ pub(crate) mod dyn_auto_redis;
 pub(crate) mod dyn_multi;
 #[cfg(feature = "redis")]
 pub(crate) mod dyn_redis;
+#[cfg(feature = "redis")]
+pub(crate) mod hybrid_redis;
 #[cfg(feature = "mpi")]
 pub(crate) mod mpi;
 pub(crate) mod multi;
@@ -107,11 +109,12 @@ impl Mapping {
             Mapping::ZmqMulti => Err("not compiled in (build with the `zmq` feature)"),
             Mapping::Mpi if cfg!(feature = "mpi") => Ok(()),
             Mapping::Mpi => Err("not compiled in (build with the `mpi` feature)"),
-            Mapping::DynRedis | Mapping::DynAutoRedis if cfg!(feature = "redis") => Ok(()),
-            Mapping::DynRedis | Mapping::DynAutoRedis => {
+            Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis if cfg!(feature = "redis") => {
+                Ok(())
+            }
+            Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis => {
                 Err("not compiled in (build with the `redis` feature)")
             }
-            Mapping::HybridRedis => Err("not built yet (planned)"),
         }
     }
 }

@@ -127,11 +127,12 @@ fn build_example(name: &str, profile_dir: &Path, why: &str) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     // The same features as the tests were built with (an MPI test needs an MPI-enabled binary).
-    let features: Vec<&str> = [("zmq", cfg!(feature = "zmq")), ("mpi", cfg!(feature = "mpi"))]
-        .iter()
-        .filter(|f| f.1)
-        .map(|f| f.0)
-        .collect();
+    let features: Vec<&str> =
+        [("zmq", cfg!(feature = "zmq")), ("mpi", cfg!(feature = "mpi")), ("redis", cfg!(feature = "redis"))]
+            .iter()
+            .filter(|f| f.1)
+            .map(|f| f.0)
+            .collect();
     cmd.arg("build").arg("--no-default-features");
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
@@ -494,6 +495,9 @@ pub const POOLED_MAPPINGS: [&str; 2] = ["dyn_multi", "dyn_auto_multi"];
 /// The dynamic mappings whose tasks go through Redis (worker processes).
 pub const REDIS_MAPPINGS: [&str; 2] = ["dyn_redis", "dyn_auto_redis"];
 
+/// The mapping that runs every graph through Redis, stateful PEs pinned.
+pub const HYBRID_MAPPING: &str = "hybrid_redis";
+
 /// The reference examples whose PEs are all stateless (the dynamic mappings run them), with
 /// their arguments as in [`example_workloads`]; `bursty` included, on a small input.
 pub fn stateless_workloads() -> Vec<(&'static str, Vec<String>)> {
@@ -550,9 +554,26 @@ pub fn merge_count_sums(records: &[Record]) -> Vec<Record> {
 pub fn assert_stateless_same_as_simple(
     mapping: &str,
     processes: &[usize],
+    launch: impl FnMut(&str, &[String]) -> Vec<Record>,
+) {
+    assert_workloads_same_as_simple(stateless_workloads(), mapping, processes, launch)
+}
+
+/// Every reference workload, the stateful ones included, and `bursty`.
+pub fn all_workloads() -> Vec<(&'static str, Vec<String>)> {
+    let mut w = example_workloads();
+    w.extend(stateless_workloads().into_iter().filter(|(name, _)| *name == "bursty"));
+    w
+}
+
+/// As [`assert_stateless_same_as_simple`], for the given workloads.
+pub fn assert_workloads_same_as_simple(
+    workloads: Vec<(&'static str, Vec<String>)>,
+    mapping: &str,
+    processes: &[usize],
     mut launch: impl FnMut(&str, &[String]) -> Vec<Record>,
 ) {
-    for (example, extra) in stateless_workloads() {
+    for (example, extra) in workloads {
         for n in processes {
             let mut args = vec!["-n".to_owned(), n.to_string()];
             args.extend(extra.iter().cloned());

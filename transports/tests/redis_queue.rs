@@ -53,7 +53,7 @@ fn lanes_commits_take_over_and_wake_ups() {
     a.push(2, 1, b"high".to_vec()).unwrap();
     let (t, d) = task(&a);
     assert_eq!((t.as_slice(), d.lane), (&b"high"[..], 2), "the highest lane first");
-    let commit = Commit { tasks: vec![(1, b"out".to_vec())], event: b"done high".to_vec() };
+    let commit = Commit { tasks: vec![(keys.lane(1), b"out".to_vec())], event: b"done high".to_vec() };
     assert!(a.commit(Some(&d), &commit).unwrap());
     assert_eq!(a.lengths().unwrap(), vec![1, 1, 0], "input removed, output queued");
     let events = c.read_after(&keys.key("events"), "0", Duration::from_millis(10), 10).unwrap();
@@ -78,7 +78,7 @@ fn lanes_commits_take_over_and_wake_ups() {
     assert!(
         !a.commit(
             Some(&stale),
-            &Commit { tasks: vec![(0, b"dup".to_vec())], event: b"done out by a".to_vec() }
+            &Commit { tasks: vec![(keys.lane(0), b"dup".to_vec())], event: b"done out by a".to_vec() }
         )
         .unwrap(),
         "the late commit of the first consumer is refused"

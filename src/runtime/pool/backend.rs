@@ -71,8 +71,8 @@ pub(crate) struct InstanceEnd<'a> {
     pub pe: usize,
     /// The worker.
     pub worker: WorkerId,
-    /// The instance's counters.
-    pub report: InstanceReport,
+    /// The counters of the worker's instances of the PE (one, or the pinned ones it holds).
+    pub reports: Vec<InstanceReport>,
     /// Where the worker's instances record dead letters.
     pub dead: &'a DeadLetters,
 }
@@ -99,6 +99,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn now_ns(&self) -> u64;
     /// A data unit was just processed.
     fn touch(&self);
+    /// The pinned instances (global ids) worker `worker` holds, if the backend pins some.
+    fn pinned(&self, _worker: WorkerId) -> Vec<usize> {
+        Vec::new()
+    }
     /// An empty buffer for a batch.
     fn buffer(&self) -> Vec<Value> {
         Vec::new()
@@ -114,12 +118,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
         timeout: Duration,
         interrupted: &dyn Fn() -> bool,
     ) -> Claim<Task, Self::Receipt>;
-    /// Units written for input `port` of PE `pe`; leaves `units` empty. `admitted`: a root's,
-    /// which waits for room in the queue.
+    /// Units written for input `port` of the instance with global id `to` (for a pooled PE
+    /// its one logical instance); leaves `units` empty. `admitted`: a root's, which waits for
+    /// room in the queue.
     fn push(
         &self,
         fx: &mut Self::Effects,
-        pe: usize,
+        to: usize,
         port: usize,
         units: &mut Vec<Value>,
         admitted: bool,
@@ -178,8 +183,7 @@ impl<B: Backend> Sink for TaskSink<'_, B> {
 
 impl<B: Backend> Deliver for Deliverer<'_, B> {
     fn deliver(&mut self, to: usize, port: usize, units: &mut Vec<Value>) -> Result<(), Abort> {
-        let pe = self.backend.plan().instances()[to].pe;
-        self.backend.push(self.effects, pe, port, units, self.admitted)
+        self.backend.push(self.effects, to, port, units, self.admitted)
     }
 
     fn collect(&mut self, name: &CollectName, units: &mut Vec<Value>) -> Result<(), Abort> {

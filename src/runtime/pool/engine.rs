@@ -135,19 +135,20 @@ impl Engine {
         if units.is_empty() {
             return Ok(());
         }
+        let instance = self.plan.pes()[pe].first();
         let size = self.costs.task_units(pe);
         let tasks = units.len().div_ceil(size);
         self.termination().pushed(pe, tasks as u64);
         let stopping = |_: QueueClosed| Abort::stopping("the task queue is closed (the run is stopping)");
         if tasks == 1 {
             let whole = std::mem::replace(units, Backend::buffer(self));
-            return self.enqueue(Task { pe, port, units: whole }, admitted).map_err(stopping);
+            return self.enqueue(Task { pe, instance, port, units: whole }, admitted).map_err(stopping);
         }
         let mut rest = std::mem::take(units);
         while !rest.is_empty() {
             let tail = if rest.len() > size { rest.split_off(size) } else { Vec::new() };
             let chunk = std::mem::replace(&mut rest, tail);
-            self.enqueue(Task { pe, port, units: chunk }, admitted).map_err(stopping)?;
+            self.enqueue(Task { pe, instance, port, units: chunk }, admitted).map_err(stopping)?;
         }
         *units = Backend::buffer(self);
         Ok(())
@@ -365,11 +366,12 @@ impl Backend for Engine {
     fn push(
         &self,
         _: &mut (),
-        pe: usize,
+        to: usize,
         port: usize,
         units: &mut Vec<Value>,
         admitted: bool,
     ) -> Result<(), Abort> {
+        let pe = self.plan.instances()[to].pe;
         self.queue_units(pe, port, units, admitted)
     }
 
@@ -387,12 +389,12 @@ impl Backend for Engine {
     }
 
     fn postprocessed(&self, _: &mut (), end: InstanceEnd<'_>, (): ()) {
-        self.report(end.report);
+        end.reports.into_iter().for_each(|r| self.report(r));
         self.count(|t| t.postprocessed(end.pe, end.worker));
     }
 
     fn left(&self, _: &mut (), end: InstanceEnd<'_>, (): ()) {
-        self.report(end.report);
+        end.reports.into_iter().for_each(|r| self.report(r));
         self.count(|t| t.worker_left(end.pe, end.worker));
     }
 

@@ -12,6 +12,9 @@ use std::time::Duration;
 pub(crate) struct Task {
     /// Plan index of the PE.
     pub pe: usize,
+    /// Global id of the instance it is for (a pooled PE's one logical instance, or one of a
+    /// pinned PE's).
+    pub instance: usize,
     /// Input port index.
     pub port: usize,
     /// The units.

@@ -16,6 +16,7 @@ use crate::runtime::report::{DeadLetters, InstanceReport};
 use crate::sink::Sink;
 use dispel4rs_actors::pool::{Step, Worker, WorkerId, WorkerSignals};
 use dispel4rs_transports::queue::Claim;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,8 +35,9 @@ pub(crate) struct PeWorker<B: Backend> {
     signals: WorkerSignals,
     /// The worker's number for the backend (unique in the run; the pool's id by default).
     id: WorkerId,
-    /// This worker's instance of each PE (by plan index), once it has run one of its tasks.
-    slots: Vec<Option<Slot>>,
+    /// This worker's instances by global id: its instance of each pooled PE it has run (the
+    /// PE's one logical instance), and the pinned instances it holds.
+    slots: BTreeMap<usize, Slot>,
     /// PEs whose `postprocess` this worker has run.
     served: Vec<bool>,
     clock: Arc<WorkerClock>,
@@ -62,7 +64,7 @@ impl<B: Backend> PeWorker<B> {
             backend,
             signals,
             id,
-            slots: (0..n).map(|_| None).collect(),
+            slots: BTreeMap::new(),
             served: vec![false; n],
             clock,
             dead,
@@ -70,19 +72,21 @@ impl<B: Backend> PeWorker<B> {
         }
     }
 
-    /// A new instance of PE `pe` for this worker, its `preprocess` done.
-    fn make_slot(&self, pe: usize, fx: &mut B::Effects) -> Result<Slot, Abort> {
+    /// A new instance (global id `global`) for this worker, its `preprocess` done. A pooled
+    /// PE's instance is numbered by the worker; a pinned one keeps its own number.
+    fn make_slot(&self, global: usize, fx: &mut B::Effects) -> Result<Slot, Abort> {
         let backend = &*self.backend;
-        let planned = &backend.plan().pes()[pe];
-        let info = InstanceInfo {
-            pe: planned.name.clone(),
-            pe_id: planned.id,
-            index: self.id,
-            count: backend.max_workers(),
-            global: planned.first(),
+        let plan = backend.plan();
+        let placed = plan.instances()[global];
+        let planned = &plan.pes()[placed.pe];
+        let (index, count) = if plan.is_pinned(placed.pe) {
+            (placed.index, planned.count())
+        } else {
+            (self.id, backend.max_workers())
         };
+        let info = InstanceInfo { pe: planned.name.clone(), pe_id: planned.id, index, count, global };
         let (mut inst, flow) = Instance::with_info(planned, info, backend.options(), self.dead.clone());
-        let mut outlet = Outlet::new(backend.plan(), pe, 0, self.dead.clone());
+        let mut outlet = Outlet::new(plan, placed.pe, placed.index, self.dead.clone());
         if flow != Flow::Ready {
             let mut sink = TaskSink { backend, outlet: &mut outlet, effects: fx, admitted: false };
             settle(&mut inst, flow, &mut sink)?;
@@ -91,19 +95,19 @@ impl<B: Backend> PeWorker<B> {
     }
 
     fn run_task(&mut self, task: Task, receipt: B::Receipt) {
-        let Task { pe, port, mut units } = task;
+        let Task { pe, instance, port, mut units } = task;
         let mut fx = B::Effects::default();
-        if self.slots[pe].is_none() {
-            match self.make_slot(pe, &mut fx) {
+        if !self.slots.contains_key(&instance) {
+            match self.make_slot(instance, &mut fx) {
                 Ok(slot) => {
                     self.backend.instance_created(&mut fx, pe, self.id);
-                    self.slots[pe] = Some(slot);
+                    self.slots.insert(instance, slot);
                 }
                 Err(abort) => return self.backend.abort(abort),
             }
         }
         let backend = self.backend.clone();
-        let Some(slot) = self.slots[pe].as_mut() else { return };
+        let Some(slot) = self.slots.get_mut(&instance) else { return };
         let span = slot.inst.span().clone();
         let _entered = span.enter();
         let n = units.len();
@@ -131,34 +135,53 @@ impl<B: Backend> PeWorker<B> {
         }
     }
 
-    /// Runs the `postprocess` of this worker's instance of PE `pe` (made now if it has none);
-    /// returns what it wrote and the instance's counters.
-    fn finish(&mut self, pe: usize) -> Result<(B::Effects, InstanceReport), Abort> {
+    /// Runs the `postprocess` of this worker's instances of PE `pe`: the pooled one (made now
+    /// if it has none, when it was asked anyway), or the pinned ones it holds (made now if no
+    /// unit reached them); returns what they wrote and their counters.
+    fn finish(&mut self, pe: usize) -> Result<(B::Effects, Vec<InstanceReport>), Abort> {
         let mut fx = B::Effects::default();
-        let slot = match self.slots[pe].take() {
-            Some(slot) => slot,
-            None => self.make_slot(pe, &mut fx)?,
+        let plan = self.backend.plan().clone();
+        let globals: Vec<usize> = if plan.is_pinned(pe) {
+            let mine = self.backend.pinned(self.id);
+            plan.pes()[pe]
+                .instances
+                .clone()
+                .filter(|g| mine.contains(g) || self.slots.contains_key(g))
+                .collect()
+        } else {
+            vec![plan.pes()[pe].first()]
         };
-        let Slot { mut inst, mut outlet } = slot;
-        let span = inst.span().clone();
-        let _entered = span.enter();
-        let start = Instant::now();
-        let result = {
-            let mut sink =
-                TaskSink { backend: &*self.backend, outlet: &mut outlet, effects: &mut fx, admitted: false };
-            inst.finish(&mut sink)
-        };
-        inst.add_busy(start.elapsed());
-        self.backend.touch();
-        let info = inst.info();
-        let report = InstanceReport {
-            pe: info.pe.clone(),
-            index: info.index,
-            slot: self.id,
-            stats: inst.final_stats(),
-        };
-        result.map_err(|a| a.context(info))?;
-        Ok((fx, report))
+        let mut reports = Vec::new();
+        for global in globals {
+            let slot = match self.slots.remove(&global) {
+                Some(slot) => slot,
+                None => self.make_slot(global, &mut fx)?,
+            };
+            let Slot { mut inst, mut outlet } = slot;
+            let span = inst.span().clone();
+            let _entered = span.enter();
+            let start = Instant::now();
+            let result = {
+                let mut sink = TaskSink {
+                    backend: &*self.backend,
+                    outlet: &mut outlet,
+                    effects: &mut fx,
+                    admitted: false,
+                };
+                inst.finish(&mut sink)
+            };
+            inst.add_busy(start.elapsed());
+            self.backend.touch();
+            let info = inst.info();
+            reports.push(InstanceReport {
+                pe: info.pe.clone(),
+                index: info.index,
+                slot: self.id,
+                stats: inst.final_stats(),
+            });
+            result.map_err(|a| a.context(info))?;
+        }
+        Ok((fx, reports))
     }
 
     /// Serves a request for the `postprocess` of PE `pe` (once).
@@ -168,8 +191,8 @@ impl<B: Backend> PeWorker<B> {
         }
         self.served[pe] = true;
         match self.finish(pe) {
-            Ok((fx, report)) => {
-                let end = InstanceEnd { pe, worker: self.id, report, dead: &self.dead };
+            Ok((fx, reports)) => {
+                let end = InstanceEnd { pe, worker: self.id, reports, dead: &self.dead };
                 self.backend.postprocessed(&mut self.local, end, fx);
             }
             Err(abort) => self.backend.abort(abort),
@@ -205,16 +228,19 @@ impl<B: Backend> Worker for PeWorker<B> {
     }
 
     fn retire(&mut self) {
-        for pe in 0..self.slots.len() {
-            if self.slots[pe].is_none() || self.served[pe] {
+        let plan = self.backend.plan().clone();
+        let mut held: Vec<usize> = self.slots.keys().map(|g| plan.instances()[*g].pe).collect();
+        held.dedup();
+        for pe in held {
+            if self.served[pe] {
                 continue;
             }
             self.served[pe] = true;
             // What the PE's instance holds is written now; the bookkeeping no longer waits for
             // this worker (and if it had asked it for this postprocess, this answers it).
             match self.finish(pe) {
-                Ok((fx, report)) => {
-                    let end = InstanceEnd { pe, worker: self.id, report, dead: &self.dead };
+                Ok((fx, reports)) => {
+                    let end = InstanceEnd { pe, worker: self.id, reports, dead: &self.dead };
                     self.backend.left(&mut self.local, end, fx);
                 }
                 Err(abort) => self.backend.abort(abort),

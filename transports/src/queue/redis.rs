@@ -41,8 +41,8 @@ pub struct Delivery {
 /// What a task leaves behind, committed at once by [`RedisQueue::commit`].
 #[derive(Debug, Default)]
 pub struct Commit {
-    /// Output tasks: (lane, bytes).
-    pub tasks: Vec<(usize, Vec<u8>)>,
+    /// Output tasks: (stream, bytes).
+    pub tasks: Vec<(String, Vec<u8>)>,
     /// The event appended to `d4r:<job>:events`.
     pub event: Vec<u8>,
 }
@@ -80,6 +80,9 @@ struct State {
 pub struct RedisQueue {
     state: Mutex<State>,
     keys: JobKeys,
+    /// The streams this consumer claims from, lowest priority first (the lanes `0..n`, or any
+    /// list given to [`RedisQueue::with_streams`]).
+    streams: Vec<String>,
     lanes: usize,
     consumer: String,
     wake_key: String,
@@ -106,22 +109,39 @@ impl RedisQueue {
     /// Consumer `consumer` of job `keys` with `lanes` lanes; `waker` is a second connection
     /// used by [`TaskQueue::wake_all`]. Creates the streams and groups that do not exist yet.
     pub fn new(
-        mut conn: RedisConn,
+        conn: RedisConn,
         waker: Option<RedisConn>,
         keys: &JobKeys,
         lanes: usize,
         consumer: &str,
         claim_idle: Duration,
     ) -> Result<RedisQueue, RedisError> {
-        let lanes = lanes.max(1);
-        for lane in 0..lanes {
-            ensure_group(&mut conn, &keys.lane(lane))?;
+        let streams = (0..lanes.max(1)).map(|l| keys.lane(l)).collect();
+        RedisQueue::with_streams(conn, waker, keys, streams, consumer, claim_idle)
+    }
+
+    /// Consumer `consumer` of job `keys` claiming from `streams`, the last first (its lane `i`
+    /// is `streams[i]`): e.g. the streams of the instances a worker holds after the lanes of
+    /// the job, so that their tasks come first.
+    pub fn with_streams(
+        mut conn: RedisConn,
+        waker: Option<RedisConn>,
+        keys: &JobKeys,
+        streams: Vec<String>,
+        consumer: &str,
+        claim_idle: Duration,
+    ) -> Result<RedisQueue, RedisError> {
+        let streams = if streams.is_empty() { vec![keys.lane(0)] } else { streams };
+        let lanes = streams.len();
+        for stream in &streams {
+            ensure_group(&mut conn, stream)?;
         }
         let wake_key = keys.key(&format!("wake:{consumer}"));
         ensure_group(&mut conn, &wake_key)?;
         Ok(RedisQueue {
             state: Mutex::new(State { conn, buffered: VecDeque::new(), last_reclaim: Instant::now() }),
             keys: keys.clone(),
+            streams,
             lanes,
             consumer: consumer.to_owned(),
             wake_key,
@@ -136,6 +156,16 @@ impl RedisQueue {
     /// task is queued, so that no task is queued before the group exists).
     pub fn create_lanes(conn: &mut RedisConn, keys: &JobKeys, lanes: usize) -> Result<(), RedisError> {
         (0..lanes.max(1)).try_for_each(|lane| ensure_group(conn, &keys.lane(lane)))
+    }
+
+    /// Creates the given streams and their group (see [`RedisQueue::create_lanes`]).
+    pub fn create_streams(conn: &mut RedisConn, streams: &[String]) -> Result<(), RedisError> {
+        streams.iter().try_for_each(|s| ensure_group(conn, s))
+    }
+
+    /// The stream of this consumer's lane `lane`.
+    pub fn stream(&self, lane: usize) -> &str {
+        &self.streams[lane.min(self.lanes - 1)]
     }
 
     /// This consumer's name.
@@ -155,12 +185,12 @@ impl RedisQueue {
         let mut state = self.lock();
         let mut invocation = self.script.prepare_invoke();
         match delivery {
-            Some(d) => invocation.key(self.keys.lane(d.lane)),
+            Some(d) => invocation.key(self.stream(d.lane)),
             None => invocation.key(&events),
         };
         invocation.key(&events);
-        for (lane, _) in &commit.tasks {
-            invocation.key(self.keys.lane((*lane).min(self.lanes - 1)));
+        for (stream, _) in &commit.tasks {
+            invocation.key(stream);
         }
         invocation
             .arg(GROUP)
@@ -179,7 +209,7 @@ impl RedisQueue {
         let mut taken = 0;
         let idle = self.claim_idle.as_millis().max(1) as u64;
         for lane in (0..self.lanes).rev() {
-            let key = self.keys.lane(lane);
+            let key = self.streams[lane].clone();
             let reply: Value = state.conn.query(
                 "XAUTOCLAIM",
                 redis::cmd("XAUTOCLAIM")
@@ -266,7 +296,7 @@ impl RedisQueue {
             streams += 1;
         }
         for lane in (from..self.lanes).rev() {
-            cmd.arg(self.keys.lane(lane));
+            cmd.arg(&self.streams[lane]);
             streams += 1;
         }
         for _ in 0..streams {
@@ -285,7 +315,7 @@ impl RedisQueue {
                 }
                 continue;
             }
-            if let Some(lane) = (0..self.lanes).find(|l| self.keys.lane(*l) == key) {
+            if let Some(lane) = self.streams.iter().position(|s| *s == key) {
                 state.buffered.extend(entries.into_iter().map(|e| (lane, e)));
             }
         }
@@ -295,7 +325,7 @@ impl RedisQueue {
     /// How many entries each lane holds (queued or claimed and not yet committed).
     pub fn lengths(&self) -> Result<Vec<u64>, RedisError> {
         let mut state = self.lock();
-        (0..self.lanes).map(|l| state.conn.query("XLEN", redis::cmd("XLEN").arg(self.keys.lane(l)))).collect()
+        self.streams.iter().map(|k| state.conn.query("XLEN", redis::cmd("XLEN").arg(k))).collect()
     }
 }
 
@@ -306,7 +336,7 @@ impl TaskQueue<Vec<u8>> for RedisQueue {
         if self.closed.load(Ordering::Acquire) {
             return Err(QueueClosed);
         }
-        let key = self.keys.lane(lane.min(self.lanes - 1));
+        let key = self.stream(lane).to_owned();
         self.lock().conn.append(&key, "t", &task).map(drop).map_err(|_| QueueClosed)
     }
 
@@ -320,7 +350,7 @@ impl TaskQueue<Vec<u8>> for RedisQueue {
     }
 
     fn ack(&self, receipt: Delivery) -> Result<(), QueueClosed> {
-        let key = self.keys.lane(receipt.lane);
+        let key = self.stream(receipt.lane).to_owned();
         let mut state = self.lock();
         let acked: Result<Value, _> =
             state.conn.query("XACK", redis::cmd("XACK").arg(&key).arg(GROUP).arg(&receipt.id));

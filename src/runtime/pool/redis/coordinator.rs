@@ -89,6 +89,8 @@ struct Books {
     timeline: Vec<(Duration, usize)>,
     outcome: Option<Result<(), Abort>>,
     ended_at: Option<Duration>,
+    /// `hybrid_redis`: the pinned instances (global ids) each process holds.
+    pins: BTreeMap<u32, Vec<usize>>,
     last_unit: Duration,
 }
 
@@ -269,16 +271,16 @@ impl Coordinator {
                 self.dispatch(books, events);
                 self.room.notify_all();
             }
-            Event::Postprocessed { pe, worker, effects, instance } => {
+            Event::Postprocessed { pe, worker, effects, instances } => {
                 let (pe, worker) = (pe as usize, worker as usize);
-                self.instance_ended(books, pe, worker, effects, instance);
+                self.instance_ended(books, worker, effects, instances);
                 books.anywhere.remove(&pe);
                 let events = books.termination.postprocessed(pe, worker);
                 self.dispatch(books, events);
             }
-            Event::Left { pe, worker, effects, instance } => {
+            Event::Left { pe, worker, effects, instances } => {
                 let (pe, worker) = (pe as usize, worker as usize);
-                self.instance_ended(books, pe, worker, effects, instance);
+                self.instance_ended(books, worker, effects, instances);
                 let events = books.termination.worker_left(pe, worker);
                 self.dispatch(books, events);
             }
@@ -304,18 +306,17 @@ impl Coordinator {
         }
     }
 
-    /// A worker's instance has run its `postprocess`: what that wrote, and its counters.
+    /// A worker's instances of a PE have run their `postprocess`: what that wrote, and their
+    /// counters.
     fn instance_ended(
         &self,
         books: &mut Books,
-        pe: usize,
         worker: usize,
         effects: Effects,
-        instance: protocol::InstanceWire,
+        instances: Vec<protocol::InstanceWire>,
     ) {
-        let _ = pe;
         self.apply_effects(books, worker, effects);
-        books.reports.push(instance.into_report());
+        books.reports.extend(instances.into_iter().map(protocol::InstanceWire::into_report));
         books.last_unit = self.started.elapsed();
     }
 
@@ -326,6 +327,30 @@ impl Coordinator {
         let mut books = self.books();
         let books = &mut *books;
         let Some(p) = books.processes.remove(&process) else { return };
+        let held = books.pins.get(&process).cloned().unwrap_or_default();
+        if !held.is_empty() && books.outcome.is_none() {
+            // The state of a pinned instance lives in that process only: it cannot be rebuilt.
+            let names: Vec<String> = held
+                .iter()
+                .map(|g| {
+                    let placed = self.plan.instances()[*g];
+                    format!("{}[{}]", self.plan.pes()[placed.pe].name, placed.index)
+                })
+                .collect();
+            self.stop_locked(
+                books,
+                Abort::new(
+                    AbortReason::PeerLost,
+                    format!(
+                        "worker process {process} (pid {} on {}) is lost ({why}) with the pinned instances it held: {}",
+                        p.pid,
+                        p.host,
+                        names.join(", ")
+                    ),
+                ),
+            );
+            return;
+        }
         tracing::warn!(
             "worker process {process} (pid {} on {}) is lost ({why}); the others carry on",
             p.pid,
@@ -363,6 +388,33 @@ impl Coordinator {
                 c.push(name, units).map_err(|e| Abort::output(format!("cannot write collected outputs: {e}")))
             }
             None => Ok(()),
+        }
+    }
+
+    /// `hybrid_redis`: gives every pinned instance to a process, round robin over the live
+    /// ones (several share a process when there are fewer processes than instances); the
+    /// process's first worker holds them.
+    fn pin(&self) {
+        let mut books = self.books();
+        let books = &mut *books;
+        let ids: Vec<u32> = books.processes.keys().copied().collect();
+        if ids.is_empty() {
+            return;
+        }
+        let pinned: Vec<usize> = (0..self.plan.instances().len())
+            .filter(|g| self.plan.is_pinned(self.plan.instances()[*g].pe))
+            .collect();
+        for (i, g) in pinned.iter().enumerate() {
+            let process = ids[i % ids.len()];
+            books.pins.entry(process).or_default().push(*g);
+            let holder = protocol::worker_id(process, 0);
+            books.workers.insert(holder);
+            books.termination.instance_created(self.plan.instances()[*g].pe, holder);
+        }
+        let assignments: Vec<(u32, Vec<usize>)> = books.pins.iter().map(|(p, g)| (*p, g.clone())).collect();
+        for (process, globals) in assignments {
+            let instances = globals.iter().map(|g| *g as u32).collect();
+            self.control(process, &Control::Pin { instances });
         }
     }
 
@@ -429,12 +481,14 @@ impl Backend for Coordinator {
     fn push(
         &self,
         _: &mut (),
-        pe: usize,
+        to: usize,
         port: usize,
         units: &mut Vec<Value>,
         admitted: bool,
     ) -> Result<(), Abort> {
+        let pe = self.plan.instances()[to].pe;
         let size = self.costs.task_units(pe);
+        let stream = protocol::stream_of(&self.plan, &self.keys, to);
         for chunk in units.chunks(size) {
             {
                 let mut books = self.books();
@@ -450,8 +504,8 @@ impl Backend for Coordinator {
                 books.queued[pe] += chunk.len() as u64;
                 books.queued_total += chunk.len() as u64;
             }
-            let bytes = protocol::encode_task(pe, port, chunk);
-            self.writer().append(&self.keys.lane(pe), "t", &bytes).map_err(redis_abort)?;
+            let bytes = protocol::encode_task(pe, to, port, chunk);
+            self.writer().append(&stream, "t", &bytes).map_err(redis_abort)?;
         }
         units.clear();
         Ok(())
@@ -561,6 +615,11 @@ pub(crate) fn run(
             .query("HSET", client::cmd("HSET").arg(keys.key("alive")).arg("c").arg(unix_ms()))
             .map_err(RunError::Redis)?;
         RedisQueue::create_lanes(&mut conn, &keys, plan.pes().len()).map_err(RunError::Redis)?;
+        let pins: Vec<String> = (0..plan.instances().len())
+            .filter(|g| plan.is_pinned(plan.instances()[*g].pe))
+            .map(|g| protocol::stream_of(plan, &keys, g))
+            .collect();
+        RedisQueue::create_streams(&mut conn, &pins).map_err(RunError::Redis)?;
         eprintln!("{mapping}: job {job} at {url}; more workers can join with: <this program> {mapping} --join {job} --redis <url>");
         coordinate(
             mapping, plan, inputs, options, collector, dead, scaling, args.spawn, &url, &keys, &mut conn,
@@ -628,6 +687,7 @@ fn coordinate(
             timeline: vec![(Duration::ZERO, 0)],
             outcome: None,
             ended_at: None,
+            pins: BTreeMap::new(),
             last_unit: Duration::ZERO,
         }),
         room: Condvar::new(),
@@ -664,7 +724,12 @@ fn coordinate(
     }
     let exits = children.exits();
 
-    let roots = roots::spawn(&coordinator, inputs).map_err(RunError::Aborted)?;
+    // hybrid_redis: the roots start once the pinned instances have their processes (what the
+    // roots write for them waits in their streams meanwhile, but a PE that no unit reaches
+    // must find its instances held when it is drained).
+    let mut roots = Vec::new();
+    let mut roots_started = false;
+    let expected = processes.max(1);
     let mut scaler = match scaling {
         Scaling::Auto { interval, .. } => {
             Some((Scaler::new(ScalingPolicy::new(min, max, interval)), interval))
@@ -766,6 +831,16 @@ fn coordinate(
                         decisions.push(d);
                     }
                 }
+            }
+        }
+        if !roots_started {
+            let ready = coordinator.books().processes.len() >= expected;
+            if ready && !coordinator.is_over() {
+                if plan.is_hybrid() {
+                    coordinator.pin();
+                }
+                roots = roots::spawn(&coordinator, inputs).map_err(RunError::Aborted)?;
+                roots_started = true;
             }
         }
         if coordinator.is_over() {

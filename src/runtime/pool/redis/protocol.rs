@@ -4,7 +4,8 @@
 //! | key | type | written by | content |
 //! |---|---|---|---|
 //! | `manifest` | string | coordinator, once | bincode [`JobManifest`]: options, inputs, plan fingerprint, lanes |
-//! | `lane:<pe>` | stream (group `w`) | roots, workers' commits | one task per entry: [`encode_task`] |
+//! | `lane:<pe>` | stream (group `w`) | roots, workers' commits | the tasks of a pooled PE, one per entry: [`encode_task`] |
+//! | `pin:<instance>` | stream (group `w`) | roots, workers' commits | `hybrid_redis`: the tasks of one pinned instance (by global id) |
 //! | `events` | stream | workers' commits, workers | bincode [`Event`], read in order by the coordinator |
 //! | `ctl:<process>` | stream | coordinator | bincode [`Control`] for one worker process |
 //! | `wake:<consumer>` | stream (group `w`) | a process, to its own blocked workers | empty wake-ups |
@@ -104,10 +105,10 @@ pub(crate) enum Event {
     Refused { pid: u32, host: String, why: String },
     /// A task of PE `pe` is done (committed with its effects).
     Done { pe: u32, worker: u64, units: u64, busy_ns: u64, effects: Effects },
-    /// The `postprocess` asked of a worker for PE `pe` has run.
-    Postprocessed { pe: u32, worker: u64, effects: Effects, instance: InstanceWire },
-    /// A worker leaves (it retired) after the `postprocess` of its instance of PE `pe`.
-    Left { pe: u32, worker: u64, effects: Effects, instance: InstanceWire },
+    /// The `postprocess` asked of a worker for PE `pe` has run (on its instances of it).
+    Postprocessed { pe: u32, worker: u64, effects: Effects, instances: Vec<InstanceWire> },
+    /// A worker leaves (it retired) after the `postprocess` of its instances of PE `pe`.
+    Left { pe: u32, worker: u64, effects: Effects, instances: Vec<InstanceWire> },
     /// A task entry could not be read; it was removed and is a dead letter.
     Corrupt { lane: u32, worker: u64, error: String },
     /// A worker process cannot go on: the run must stop.
@@ -124,27 +125,44 @@ pub(crate) enum Control {
     Postprocess { pe: u32, worker: Option<u64> },
     /// Keep this many workers.
     Workers { target: u32 },
+    /// `hybrid_redis`: the process's first worker holds these pinned instances (global ids).
+    Pin { instances: Vec<u32> },
     /// The job is over (or aborted): stop.
     Shutdown,
 }
 
-/// A task entry: PE (u32 LE), port (u32 LE), the value batch.
-pub(crate) fn encode_task(pe: usize, port: usize, units: &[Value]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + units.len() * 10);
-    out.extend_from_slice(&(pe as u32).to_le_bytes());
-    out.extend_from_slice(&(port as u32).to_le_bytes());
+/// A task entry: PE, instance (global id), port (u32 LE each), the value batch.
+pub(crate) fn encode_task(pe: usize, instance: usize, port: usize, units: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + units.len() * 10);
+    for n in [pe, instance, port] {
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    }
     encode_values(units, &mut out);
     out
 }
 
-/// Reads a task entry: (pe, port, units).
-pub(crate) fn decode_task(bytes: &[u8]) -> Result<(usize, usize, Vec<Value>), WireError> {
-    if bytes.len() < 8 {
+/// Reads a task entry: (pe, instance, port, units).
+pub(crate) fn decode_task(bytes: &[u8]) -> Result<(usize, usize, usize, Vec<Value>), WireError> {
+    if bytes.len() < 12 {
         return Err(WireError::Truncated);
     }
-    let pe = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-    let port = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
-    Ok((pe, port, decode_values(&bytes[8..])?))
+    let n = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+    Ok((n(0), n(4), n(8), decode_values(&bytes[12..])?))
+}
+
+/// The stream of the tasks for instance `global` of `plan`: its own when it is pinned, its
+/// PE's lane otherwise.
+pub(crate) fn stream_of(
+    plan: &crate::plan::Plan,
+    keys: &dispel4rs_transports::redis::JobKeys,
+    global: usize,
+) -> String {
+    let pe = plan.instances()[global].pe;
+    if plan.is_pinned(pe) {
+        keys.key(&format!("pin:{global}"))
+    } else {
+        keys.lane(pe)
+    }
 }
 
 /// Collected units as a value batch.
@@ -207,10 +225,10 @@ mod tests {
     #[test]
     fn tasks_collected_units_and_worker_numbers_round_trip() {
         let units = vec![Value::from(("a", 1)), Value::Int(7)];
-        let bytes = encode_task(3, 1, &units);
-        assert_eq!(decode_task(&bytes).unwrap(), (3, 1, units.clone()));
-        assert!(decode_task(&bytes[..5]).is_err());
-        assert!(decode_task(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff]).is_err());
+        let bytes = encode_task(3, 9, 1, &units);
+        assert_eq!(decode_task(&bytes).unwrap(), (3, 9, 1, units.clone()));
+        assert!(decode_task(&bytes[..9]).is_err());
+        assert!(decode_task(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff]).is_err());
         let name = CollectName { pe: Arc::from("sink"), port: Arc::from("output") };
         let c = encode_collected(&[(name.clone(), units.clone())]);
         assert_eq!(decode_collected(&c).unwrap(), vec![(name, units)]);

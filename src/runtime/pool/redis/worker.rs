@@ -43,14 +43,14 @@ fn redis_abort(e: RedisError) -> Abort {
 /// What one task of a Redis job wrote, until it is committed.
 #[derive(Default)]
 pub(crate) struct RedisEffects {
-    tasks: Vec<(usize, Vec<u8>)>,
+    tasks: Vec<(String, Vec<u8>)>,
     pushes: BTreeMap<usize, (u64, u64)>,
     created: Vec<u32>,
     collected: Vec<(CollectName, Vec<Value>)>,
 }
 
 impl RedisEffects {
-    fn into_parts(self, dead: &DeadLetters) -> (Vec<(usize, Vec<u8>)>, Effects) {
+    fn into_parts(self, dead: &DeadLetters) -> (Vec<(String, Vec<u8>)>, Effects) {
         let letters = dead.take_kept();
         let effects = Effects {
             pushes: self
@@ -83,6 +83,10 @@ pub(crate) struct RedisWorkers {
     consumers: Mutex<Vec<String>>,
     /// For wake-ups and for events outside a commit.
     side: Mutex<Option<RedisConn>>,
+    /// `hybrid_redis`: the pinned instances this process's first worker holds, and how many
+    /// times they were set (that worker rebuilds its queue when they change).
+    pins: Mutex<Vec<usize>>,
+    pins_version: AtomicU64,
     last_unit_ns: AtomicU64,
 }
 
@@ -130,27 +134,37 @@ impl RedisWorkers {
         format!("{}.{}", self.process, protocol::actor_of(worker))
     }
 
-    fn queue(&self, worker: WorkerId) -> Result<RedisQueue, RedisError> {
+    /// A queue for worker `worker`: the lanes of the pooled PEs, then (claimed first) the
+    /// streams of the pinned instances it holds; and the pins' version it was made with.
+    fn queue(&self, worker: WorkerId) -> Result<(RedisQueue, u64), RedisError> {
         let timeout = self.options.redis.timeout;
         let conn = self.url.connect(timeout)?;
         let consumer = self.consumer_name(worker);
-        let q = RedisQueue::new(
-            conn,
-            None,
-            &self.keys,
-            self.plan.pes().len(),
-            &consumer,
-            self.options.redis.claim_idle,
-        )?;
-        self.consumers.lock().unwrap_or_else(|p| p.into_inner()).push(consumer);
-        Ok(q)
+        let version = self.pins_version.load(Ordering::SeqCst);
+        let mut streams: Vec<String> = (0..self.plan.pes().len()).map(|pe| self.keys.lane(pe)).collect();
+        streams
+            .extend(self.pinned(worker).into_iter().map(|g| protocol::stream_of(&self.plan, &self.keys, g)));
+        let claim_idle = self.options.redis.claim_idle;
+        let q = RedisQueue::with_streams(conn, None, &self.keys, streams, &consumer, claim_idle)?;
+        let mut consumers = self.consumers.lock().unwrap_or_else(|p| p.into_inner());
+        if !consumers.contains(&consumer) {
+            consumers.push(consumer);
+        }
+        Ok((q, version))
+    }
+
+    /// `hybrid_redis`: this process's first worker now holds `instances`.
+    pub(crate) fn set_pins(&self, instances: Vec<usize>) {
+        *self.pins.lock().unwrap_or_else(|p| p.into_inner()) = instances;
+        self.pins_version.fetch_add(1, Ordering::SeqCst);
+        self.wake_all();
     }
 
     fn commit(
         &self,
         queue: &RedisQueue,
         delivery: Option<&Delivery>,
-        tasks: Vec<(usize, Vec<u8>)>,
+        tasks: Vec<(String, Vec<u8>)>,
         event: &Event,
     ) {
         let event = match wire::to_bytes(event) {
@@ -166,15 +180,21 @@ impl RedisWorkers {
         }
     }
 
-    /// Checks an entry read from lane `lane`: a task of a PE that receives units, on one of its
-    /// inputs.
-    fn task(&self, lane: usize, bytes: &[u8]) -> Result<Task, String> {
-        let (pe, port, units) = protocol::decode_task(bytes).map_err(|e| e.to_string())?;
+    /// Checks an entry read from `stream`: a task of a PE that receives units, on one of its
+    /// inputs, for an instance whose tasks go to that stream.
+    fn task(&self, stream: &str, bytes: &[u8]) -> Result<Task, String> {
+        let (pe, instance, port, units) = protocol::decode_task(bytes).map_err(|e| e.to_string())?;
         let planned = self.plan.pes().get(pe).ok_or_else(|| format!("no PE {pe} in the plan"))?;
-        if pe != lane || planned.is_root || port >= planned.inputs.len() {
-            return Err(format!("a task for PE {pe} port {port} does not belong in lane {lane}"));
+        let fits = !planned.is_root
+            && port < planned.inputs.len()
+            && planned.instances.contains(&instance)
+            && protocol::stream_of(&self.plan, &self.keys, instance) == stream;
+        if !fits {
+            return Err(format!(
+                "a task for PE {pe}, instance {instance}, port {port} does not belong in {stream}"
+            ));
         }
-        Ok(Task { pe, port, units })
+        Ok(Task { pe, instance, port, units })
     }
 
     /// The failure that stopped this process, if any.
@@ -186,7 +206,7 @@ impl RedisWorkers {
 impl Backend for RedisWorkers {
     type Receipt = Delivery;
     type Effects = RedisEffects;
-    type Local = Option<RedisQueue>;
+    type Local = Option<(RedisQueue, u64)>;
 
     fn plan(&self) -> &Arc<Plan> {
         &self.plan
@@ -221,9 +241,17 @@ impl Backend for RedisWorkers {
         self.last_unit_ns.fetch_max(self.now_ns(), Ordering::Relaxed);
     }
 
+    fn pinned(&self, worker: WorkerId) -> Vec<usize> {
+        if protocol::actor_of(worker) == 0 {
+            self.pins.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn claim(
         &self,
-        local: &mut Option<RedisQueue>,
+        local: &mut Option<(RedisQueue, u64)>,
         worker: WorkerId,
         timeout: Duration,
         interrupted: &dyn Fn() -> bool,
@@ -231,7 +259,10 @@ impl Backend for RedisWorkers {
         if self.is_over() {
             return Claim::Closed;
         }
-        if local.is_none() {
+        let first = protocol::actor_of(worker) == 0;
+        let stale =
+            local.as_ref().is_some_and(|(_, v)| first && *v != self.pins_version.load(Ordering::SeqCst));
+        if local.is_none() || stale {
             match self.queue(worker) {
                 Ok(q) => *local = Some(q),
                 Err(e) => {
@@ -240,10 +271,12 @@ impl Backend for RedisWorkers {
                 }
             }
         }
-        let Some(queue) = local.as_ref() else { return Claim::Closed };
-        let over = || interrupted() || self.is_over();
+        let Some((queue, version)) = local.as_ref() else { return Claim::Closed };
+        let version = *version;
+        let pins_changed = || first && version != self.pins_version.load(Ordering::SeqCst);
+        let over = || interrupted() || self.is_over() || pins_changed();
         match queue.try_claim(timeout, &over) {
-            Ok(Claim::Task(bytes, delivery)) => match self.task(delivery.lane, &bytes) {
+            Ok(Claim::Task(bytes, delivery)) => match self.task(queue.stream(delivery.lane), &bytes) {
                 Ok(task) => Claim::Task(task, delivery),
                 Err(error) => {
                     let event = Event::Corrupt { lane: delivery.lane as u32, worker: worker as u64, error };
@@ -252,6 +285,8 @@ impl Backend for RedisWorkers {
                 }
             },
             Ok(Claim::Interrupted) if self.is_over() => Claim::Closed,
+            // The pins changed: claim again with the new streams.
+            Ok(Claim::Interrupted) if !interrupted() => Claim::TimedOut,
             Ok(Claim::Interrupted) => Claim::Interrupted,
             Ok(Claim::TimedOut) => Claim::TimedOut,
             Ok(Claim::Closed) => Claim::Closed,
@@ -265,14 +300,16 @@ impl Backend for RedisWorkers {
     fn push(
         &self,
         fx: &mut RedisEffects,
-        pe: usize,
+        to: usize,
         port: usize,
         units: &mut Vec<Value>,
         _admitted: bool,
     ) -> Result<(), Abort> {
+        let pe = self.plan.instances()[to].pe;
         let size = self.costs.task_units(pe);
+        let stream = protocol::stream_of(&self.plan, &self.keys, to);
         for chunk in units.chunks(size) {
-            fx.tasks.push((pe, protocol::encode_task(pe, port, chunk)));
+            fx.tasks.push((stream.clone(), protocol::encode_task(pe, to, port, chunk)));
             let p = fx.pushes.entry(pe).or_default();
             p.0 += 1;
             p.1 += chunk.len() as u64;
@@ -297,12 +334,12 @@ impl Backend for RedisWorkers {
 
     fn task_done(
         &self,
-        local: &mut Option<RedisQueue>,
+        local: &mut Option<(RedisQueue, u64)>,
         receipt: Delivery,
         done: TaskDone<'_>,
         fx: RedisEffects,
     ) {
-        let Some(queue) = local.as_ref() else { return };
+        let Some((queue, _)) = local.as_ref() else { return };
         let (tasks, effects) = fx.into_parts(done.dead);
         let event = Event::Done {
             pe: done.pe as u32,
@@ -314,17 +351,17 @@ impl Backend for RedisWorkers {
         self.commit(queue, Some(&receipt), tasks, &event);
     }
 
-    fn postprocessed(&self, local: &mut Option<RedisQueue>, end: InstanceEnd<'_>, fx: RedisEffects) {
+    fn postprocessed(&self, local: &mut Option<(RedisQueue, u64)>, end: InstanceEnd<'_>, fx: RedisEffects) {
         let (tasks, effects) = fx.into_parts(end.dead);
-        let instance = InstanceWire::from_report(&end.report);
-        let event = Event::Postprocessed { pe: end.pe as u32, worker: end.worker as u64, effects, instance };
+        let instances = end.reports.iter().map(InstanceWire::from_report).collect();
+        let event = Event::Postprocessed { pe: end.pe as u32, worker: end.worker as u64, effects, instances };
         self.commit_outside_task(local, end.worker, tasks, &event);
     }
 
-    fn left(&self, local: &mut Option<RedisQueue>, end: InstanceEnd<'_>, fx: RedisEffects) {
+    fn left(&self, local: &mut Option<(RedisQueue, u64)>, end: InstanceEnd<'_>, fx: RedisEffects) {
         let (tasks, effects) = fx.into_parts(end.dead);
-        let instance = InstanceWire::from_report(&end.report);
-        let event = Event::Left { pe: end.pe as u32, worker: end.worker as u64, effects, instance };
+        let instances = end.reports.iter().map(InstanceWire::from_report).collect();
+        let event = Event::Left { pe: end.pe as u32, worker: end.worker as u64, effects, instances };
         self.commit_outside_task(local, end.worker, tasks, &event);
     }
 
@@ -357,9 +394,9 @@ impl RedisWorkers {
     /// never claimed).
     fn commit_outside_task(
         &self,
-        local: &mut Option<RedisQueue>,
+        local: &mut Option<(RedisQueue, u64)>,
         worker: WorkerId,
-        tasks: Vec<(usize, Vec<u8>)>,
+        tasks: Vec<(String, Vec<u8>)>,
         event: &Event,
     ) {
         if local.is_none() {
@@ -368,7 +405,7 @@ impl RedisWorkers {
                 Err(e) => return self.abort(redis_abort(e)),
             }
         }
-        if let Some(queue) = local.as_ref() {
+        if let Some((queue, _)) = local.as_ref() {
             self.commit(queue, None, tasks, event);
         }
     }
@@ -390,7 +427,11 @@ pub(crate) fn join(graph: &WorkflowGraph, job: &str, url: &RedisUrl, workers: us
         ))
     })?;
     let options = jm.manifest.worker_options("127.0.0.1");
-    let plan = Plan::pooled(graph, options.processes)?;
+    let plan = if jm.mapping == crate::mapping::Mapping::HybridRedis.name() {
+        Plan::hybrid(graph, options.processes)?
+    } else {
+        Plan::pooled(graph, options.processes)?
+    };
     let (pid, host) = (std::process::id(), hostname());
     if plan.fingerprint() != jm.fingerprint {
         let why = format!(
@@ -419,6 +460,8 @@ pub(crate) fn join(graph: &WorkflowGraph, job: &str, url: &RedisUrl, workers: us
         failure: Mutex::new(None),
         consumers: Mutex::new(Vec::new()),
         side: Mutex::new(None),
+        pins: Mutex::new(Vec::new()),
+        pins_version: AtomicU64::new(0),
         last_unit_ns: AtomicU64::new(0),
         options,
     });
@@ -532,6 +575,9 @@ fn follow(
                     } else if target < now {
                         pool.retire_newest(now - target);
                     }
+                }
+                Ok(Control::Pin { instances }) => {
+                    backend.set_pins(instances.into_iter().map(|g| g as usize).collect());
                 }
                 Ok(Control::Shutdown) => return backend.stop(),
                 Err(e) => tracing::warn!("ignored an unreadable control message: {e}"),
