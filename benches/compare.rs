@@ -587,6 +587,10 @@ fn cluster_engines(w: &Workload, raw_frames: u64) -> Vec<Engine> {
         Engine::Process { mapping: Mapping::ZmqMulti, processes },
         Engine::Process { mapping: Mapping::Mpi, processes },
     ];
+    if let Workload::WordCount { .. } = w {
+        // Stateful (group_by): hybrid_redis pins the counting instances.
+        v.push(Engine::Process { mapping: Mapping::HybridRedis, processes: 4 });
+    }
     if let Workload::Pipeline { .. } = w {
         v.push(Engine::Raw { transport: Transport::Zmq, frames: raw_frames });
         // The Redis mappings: dyn_redis beside dyn_multi at the same size, and raw Redis.
@@ -1195,7 +1199,8 @@ fn run_process(
         _ => Command::new(&bin),
     };
     cmd.args([mapping.name(), "-n", &processes.to_string(), "-d", &w.data()?, "-q"]);
-    if let (Mapping::DynRedis | Mapping::DynAutoRedis, Some(r)) = (mapping, &ctx.redis) {
+    if let (Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis, Some(r)) = (mapping, &ctx.redis)
+    {
         cmd.arg("--redis").arg(r.url().secret_form());
     }
     cmd.arg("--report").arg(&report).arg("-o").arg(&output);
@@ -2025,6 +2030,29 @@ fn run(args: &Args) -> Result<bool, String> {
                 "  (for information) pipeline dyn_redis -n2 / dyn_multi -n2 at the same size: {:.3}x",
                 r.measure.rate(r.units) / b.measure.rate(b.units)
             );
+        }
+    }
+    let hybrid = Engine::Process { mapping: Mapping::HybridRedis, processes: 4 };
+    if let Some(r) = find("wordcount", hybrid) {
+        targets.push(Target::min(
+            "wordcount hybrid_redis -n4 words/s (wall)",
+            r.measure.rate(r.units),
+            TARGET_REDIS_PIPELINE_ITEMS_PER_S,
+        ));
+        if let Some(tail) = r.tail() {
+            targets.push(Target::max("wordcount hybrid_redis -n4 tail ms", tail * 1e3, TARGET_TAIL_S * 1e3));
+        }
+        for e in [
+            Engine::Ours { mapping: Mapping::Simple, processes: 1 },
+            Engine::Ours { mapping: Mapping::Multi, processes: 4 },
+        ] {
+            if let Some(b) = find("wordcount", e) {
+                println!(
+                    "  (for information) wordcount hybrid_redis -n4 / {}: {:.3}x",
+                    e.name(),
+                    r.measure.rate(r.units) / b.measure.rate(b.units)
+                );
+            }
         }
     }
     if let Some(b) = &bursty {
