@@ -83,16 +83,18 @@ pub(crate) struct Effects {
 pub(crate) struct InstanceWire {
     pub pe: String,
     pub index: usize,
+    /// The worker that ran it.
+    pub slot: usize,
     pub stats: InstanceStats,
 }
 
 impl InstanceWire {
     pub(crate) fn from_report(r: &InstanceReport) -> Self {
-        InstanceWire { pe: r.pe.to_string(), index: r.index, stats: r.stats.clone() }
+        InstanceWire { pe: r.pe.to_string(), index: r.index, slot: r.slot, stats: r.stats.clone() }
     }
 
     pub(crate) fn into_report(self) -> InstanceReport {
-        InstanceReport { pe: Arc::from(self.pe), index: self.index, slot: self.index, stats: self.stats }
+        InstanceReport { pe: Arc::from(self.pe), index: self.index, slot: self.slot, stats: self.stats }
     }
 }
 
