@@ -24,6 +24,7 @@ use crate::mapping::{Mapping, RunError};
 use crate::runner::{RunResult, Runner};
 use crate::runtime::inputs::InputSource;
 use crate::runtime::options::RunOptions;
+use crate::validate;
 use clap::builder::PossibleValue;
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
@@ -110,28 +111,46 @@ pub struct Args {
     #[arg(long)]
     pub plan: bool,
 
-    /// Data units per batch on every hop.
-    #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
+    /// Data units per batch on every hop [1..=1000000].
+    #[arg(long, default_value_t = defaults().batch_size, value_name = "N",
+          value_parser = |s: &str| validate::BATCH_SIZE.parse::<usize>(s))]
     pub batch_size: usize,
 
-    /// Send a root's partial batch on after this many milliseconds.
-    #[arg(long, default_value_t = defaults().flush_interval.as_millis() as u64, value_name = "MS")]
+    /// A batch is also sent on once its units take this many bytes [1024..=33554432].
+    #[arg(long, default_value_t = defaults().batch_bytes, value_name = "BYTES",
+          value_parser = |s: &str| validate::BATCH_BYTES.parse::<usize>(s))]
+    pub batch_bytes: usize,
+
+    /// Send a root's partial batch on after this many milliseconds [0..=3600000].
+    #[arg(long, default_value_t = defaults().flush_interval.as_millis() as u64, value_name = "MS",
+          value_parser = |s: &str| validate::FLUSH_MS.parse::<u64>(s))]
     pub flush_ms: u64,
 
-    /// Batches a mailbox holds before its senders wait (actor mappings).
-    #[arg(long, default_value_t = defaults().mailbox_batches, value_name = "N")]
+    /// Batches a mailbox holds before its senders wait (actor mappings) [1..=4096].
+    #[arg(long, default_value_t = defaults().mailbox_batches, value_name = "N",
+          value_parser = |s: &str| validate::MAILBOX.parse::<usize>(s))]
     pub mailbox: usize,
 
-    /// Retries of a failed data unit before it is dead-lettered.
-    #[arg(long, default_value_t = defaults().max_retries, value_name = "N")]
+    /// Retries of a failed data unit before it is dead-lettered [0..=1000].
+    #[arg(long, default_value_t = defaults().max_retries, value_name = "N",
+          value_parser = |s: &str| validate::RETRIES.parse::<u32>(s))]
     pub retries: u32,
 
-    /// Restarts allowed per instance within --restart-window-ms before it is given up.
-    #[arg(long, default_value_t = defaults().restart.max_restarts, value_name = "N")]
+    /// Full batches of a failing attempt held back so that its retry repeats none of them;
+    /// 0 sends them at once [0..=1024].
+    #[arg(long, default_value_t = defaults().retry_hold_batches, value_name = "N",
+          value_parser = |s: &str| validate::RETRY_HOLD.parse::<usize>(s))]
+    pub retry_hold: usize,
+
+    /// Restarts allowed per instance within --restart-window-ms before it is given up
+    /// [0..=1000000].
+    #[arg(long, default_value_t = defaults().restart.max_restarts, value_name = "N",
+          value_parser = |s: &str| validate::MAX_RESTARTS.parse::<u32>(s))]
     pub max_restarts: u32,
 
-    /// The window for --max-restarts.
-    #[arg(long, default_value_t = defaults().restart.window.as_millis() as u64, value_name = "MS")]
+    /// The window for --max-restarts [1..=86400000].
+    #[arg(long, default_value_t = defaults().restart.window.as_millis() as u64, value_name = "MS",
+          value_parser = |s: &str| validate::RESTART_WINDOW_MS.parse::<u64>(s))]
     pub restart_window_ms: u64,
 
     /// Exit with status 0 even if data units were dead-lettered.
@@ -151,9 +170,22 @@ pub struct Args {
     pub listen: Option<String>,
 
     /// zmq_multi: how many workers to start on this machine [default: -n − 1]; 0 waits for
-    /// workers started by hand with --join.
-    #[arg(long, value_name = "N", help_heading = "zmq_multi")]
+    /// workers started by hand with --join [0..=65535, at most -n − 1].
+    #[arg(long, value_name = "N", help_heading = "zmq_multi",
+          value_parser = |s: &str| validate::SPAWN.parse::<usize>(s))]
     pub spawn: Option<usize>,
+
+    /// zmq_multi: the file holding the run secret every process must prove; the coordinator
+    /// creates it (readable by its owner only) if it does not exist. Without it the secret
+    /// comes from DISPEL4RS_SECRET (64 hex digits), or the coordinator makes one for the
+    /// workers it starts.
+    #[arg(long, value_name = "FILE", help_heading = "zmq_multi")]
+    pub secret_file: Option<PathBuf>,
+
+    /// zmq_multi: do not authenticate data frames (only to measure what it costs: anyone who
+    /// reaches a data socket can then inject frames into the run).
+    #[arg(long, hide = true, help_heading = "zmq_multi")]
+    pub insecure_no_frame_mac: bool,
 
     /// zmq_multi: run as a worker of the coordinator listening at ADDRESS (the coordinator
     /// sends the graph's options and inputs).
@@ -164,12 +196,15 @@ pub struct Args {
     #[arg(long, default_value_t = defaults().cluster.bind_host, value_name = "HOST", help_heading = "zmq_multi")]
     pub bind_host: String,
 
-    /// zmq_multi, mpi: seconds to wait for every process to join.
-    #[arg(long, default_value_t = defaults().cluster.join_timeout.as_secs(), value_name = "S", help_heading = "zmq_multi")]
+    /// zmq_multi, mpi: seconds to wait for every process to join [1..=86400].
+    #[arg(long, default_value_t = defaults().cluster.join_timeout.as_secs(), value_name = "S", help_heading = "zmq_multi",
+          value_parser = |s: &str| validate::JOIN_TIMEOUT_S.parse::<u64>(s))]
     pub join_timeout_s: u64,
 
-    /// zmq_multi: a process silent for this long is declared lost and the run fails.
-    #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi")]
+    /// zmq_multi, mpi: a process silent for this long is declared lost and the run fails
+    /// [500..=86400000].
+    #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi",
+          value_parser = |s: &str| validate::PEER_TIMEOUT_MS.parse::<u64>(s))]
     pub peer_timeout_ms: u64,
 
     /// Print neither the collected outputs nor the report.
@@ -193,6 +228,8 @@ impl Args {
         let mut o = RunOptions {
             processes: self.num.unwrap_or(default_n),
             batch_size: self.batch_size.max(1),
+            batch_bytes: self.batch_bytes,
+            retry_hold_batches: self.retry_hold,
             flush_interval: Duration::from_millis(self.flush_ms),
             max_retries: self.retries,
             allow_dead_letters: self.allow_dead_letters,
@@ -209,7 +246,20 @@ impl Args {
         o.cluster.spawn = self.spawn;
         o.cluster.join_timeout = Duration::from_secs(self.join_timeout_s);
         o.cluster.peer_timeout = Duration::from_millis(self.peer_timeout_ms);
+        o.cluster.secret_file = self.secret_file.clone();
+        o.cluster.authenticate_frames = !self.insecure_no_frame_mac;
         o
+    }
+
+    /// Checks what parsing alone cannot: options against each other (`--spawn` within
+    /// `-n`, `-o`, `--dead-letters` and `--report` on files of their own).
+    pub fn validate(&self) -> Result<(), validate::OptionError> {
+        self.run_options().validate()?;
+        validate::check_distinct_outputs(&[
+            ("-o", self.output.as_deref()),
+            ("--dead-letters", self.dead_letters.as_deref()),
+            ("--report", self.report.as_deref()),
+        ])
     }
 
     /// The root inputs these arguments ask for (`-f` over `-d` over `-i`).
@@ -260,6 +310,7 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
         }
     };
     init_logging(args.verbose);
+    dispel4rs_actors::supervision::quiet_supervised_panics();
     if let Some(format) = args.graph {
         match format {
             GraphFormat::Dot => print!("{}", graph.to_dot()),
@@ -274,6 +325,10 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     }
     if let Some(join) = &args.join {
         return run_worker(graph, &args, join);
+    }
+    if let Err(e) = args.validate() {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
     }
     let options = args.run_options();
     let runner = Runner::new(graph).mapping(args.mapping).options(options.clone());
@@ -307,12 +362,16 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
 fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
     #[cfg(feature = "zmq")]
     if args.mapping == Mapping::ZmqMulti {
-        return match crate::mapping::zmq_multi::run_worker(
-            graph,
-            join,
-            &args.bind_host,
-            Duration::from_secs(args.join_timeout_s),
-        ) {
+        let worker = crate::runtime::join::worker_secret(args.secret_file.as_deref()).and_then(|secret| {
+            crate::mapping::zmq_multi::run_worker(
+                graph,
+                join,
+                &args.bind_host,
+                Duration::from_secs(args.join_timeout_s),
+                &secret,
+            )
+        });
+        return match worker {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: zmq_multi worker (pid {}): {e}", std::process::id());
@@ -332,7 +391,8 @@ fn available_mappings() -> String {
 fn report_error(e: &RunError) -> i32 {
     eprintln!("error: {e}");
     match e {
-        RunError::Plan(_) | RunError::Input(_) => EXIT_BAD_INPUT,
+        RunError::Plan(_) | RunError::Input(_) | RunError::Options(_) => EXIT_BAD_INPUT,
+        // Files that cannot be opened before the run; a write failing later is an abort.
         RunError::Io { .. } => EXIT_BAD_INPUT,
         RunError::Unavailable { .. } => EXIT_UNAVAILABLE,
         RunError::Aborted(_) => EXIT_FAILED,

@@ -63,6 +63,7 @@ fn hand_started_workers_join_and_strangers_are_rejected() {
     let listen = format!("tcp://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("out.jsonl");
+    let secret = dir.path().join("run.secret");
     let coordinator = Command::new(support::example("pipeline"))
         .args([
             "zmq_multi",
@@ -77,6 +78,8 @@ fn hand_started_workers_join_and_strangers_are_rejected() {
         ])
         .arg("-o")
         .arg(&out_file)
+        .arg("--secret-file")
+        .arg(&secret)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -93,12 +96,15 @@ fn hand_started_workers_join_and_strangers_are_rejected() {
         stranger.send(garbage, 0).unwrap();
     }
     std::thread::sleep(Duration::from_millis(200));
+    support::wait_for_file(&secret, Duration::from_secs(30));
 
-    // Two workers started by hand.
+    // Two workers started by hand, with the secret the coordinator wrote.
     let workers: Vec<_> = (0..2)
         .map(|_| {
             Command::new(support::example("pipeline"))
                 .args(["zmq_multi", "--join", &listen])
+                .arg("--secret-file")
+                .arg(&secret)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -130,6 +136,7 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
     let listen = format!("tcp://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("out.jsonl");
+    let secret = dir.path().join("run.secret");
     let mut coordinator = Command::new(support::example("pipeline"))
         .args([
             "zmq_multi",
@@ -144,6 +151,8 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
         ])
         .arg("-o")
         .arg(&out_file)
+        .arg("--secret-file")
+        .arg(&secret)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -179,6 +188,8 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
     }
     let worker = Command::new(support::example("pipeline"))
         .args(["zmq_multi", "--join", &listen])
+        .arg("--secret-file")
+        .arg(&secret)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

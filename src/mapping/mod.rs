@@ -138,6 +138,9 @@ pub enum RunError {
         /// Why.
         reason: &'static str,
     },
+    /// An option is out of range, clashes with another, or the run secret is unusable.
+    #[error(transparent)]
+    Options(#[from] crate::validate::OptionError),
 }
 
 impl RunError {

@@ -52,6 +52,8 @@ impl Manifest {
         // The coordinator writes every dead letter; a worker's path would name a file of
         // another host, or the same file twice.
         options.dead_letter_file = None;
+        // The secret is the worker's own business (environment or its --secret-file).
+        options.cluster.secret_file = None;
         Manifest { options, inputs: inputs.clone() }
     }
 

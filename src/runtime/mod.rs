@@ -3,10 +3,14 @@
 
 pub(crate) mod cluster;
 pub mod collect;
+pub(crate) mod guard;
 pub(crate) mod host;
 pub mod inputs;
 pub mod instance;
+#[cfg(feature = "zmq")]
+pub(crate) mod join;
 pub(crate) mod launch;
+pub(crate) mod log_limit;
 pub mod options;
 pub mod outlet;
 pub mod report;

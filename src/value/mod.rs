@@ -24,7 +24,7 @@ mod convert;
 mod serde_impl;
 pub mod tuple;
 
-pub use codec::{decode_values, encode_value, encode_values, CodecError, MAX_DEPTH};
+pub use codec::{decode_values, decode_values_limited, encode_value, encode_values, CodecError, MAX_DEPTH};
 /// The string type of [`Value::Str`]: strings of up to 24 bytes are stored inline (no heap
 /// allocation), longer ones on the heap. Derefs to `str`.
 pub use compact_str::CompactString;

@@ -596,3 +596,13 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     out.dedup();
     out
 }
+
+/// Waits until `path` exists (a file another process writes), failing the test after
+/// `timeout`.
+pub fn wait_for_file(path: &Path, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} did not appear within {timeout:?}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

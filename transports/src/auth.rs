@@ -124,6 +124,13 @@ fn wipe(bytes: &mut [u8]) {
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
+/// `N` bytes from the operating system's random source (nonces, secrets).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
 /// The secret shared by the processes of one run. See the [module documentation](self).
 pub struct RunSecret {
     bytes: [u8; SECRET_LEN],
@@ -150,9 +157,7 @@ impl Clone for RunSecret {
 impl RunSecret {
     /// A new secret from the operating system's random source.
     pub fn generate() -> Result<RunSecret, AuthError> {
-        let mut bytes = [0u8; SECRET_LEN];
-        getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
-        Ok(RunSecret { bytes })
+        Ok(RunSecret { bytes: random_bytes()? })
     }
 
     /// A secret from its text form (64 hexadecimal digits, surrounding white space ignored);
@@ -196,12 +201,16 @@ impl RunSecret {
     }
 
     /// Makes a new secret and writes it to `path`, which must not exist yet; on Unix the
-    /// file is readable by its owner only.
+    /// file is readable by its owner only. The file appears whole (written beside it, then
+    /// linked into place), so a process waiting for it never reads half a secret.
     pub fn create_file(path: &Path) -> Result<RunSecret, AuthError> {
         use std::io::Write;
         let secret = RunSecret::generate()?;
         let err =
             |e: std::io::Error| AuthError::Write { path: path.display().to_string(), reason: e.to_string() };
+        let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(format!(".tmp-{}", std::process::id()));
+        let temp = path.with_file_name(name);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -209,13 +218,16 @@ impl RunSecret {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(path).map_err(err)?;
+        let mut file = options.open(&temp).map_err(err)?;
         let mut text = secret.expose_hex();
         text.push('\n');
         let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
         // SAFETY: overwriting ASCII digits with zero bytes keeps the string valid UTF-8.
         wipe(unsafe { text.as_bytes_mut() });
-        written.map_err(err)?;
+        // A hard link fails if `path` exists: never overwrites another secret.
+        let linked = written.and_then(|()| std::fs::hard_link(&temp, path));
+        let _ = std::fs::remove_file(&temp);
+        linked.map_err(err)?;
         Ok(secret)
     }
 
