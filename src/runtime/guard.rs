@@ -314,7 +314,8 @@ mod tests {
         assert!(at_0.credit_from_host(2, 2).is_ok() && at_0.credit_from_host(1, 2).is_err());
         let mut at_2 = Guard::new(&plan, 2, 2, 10);
         assert!(
-            at_2.only_from_coordinator(0, "shutdown").is_ok() && at_2.only_from_coordinator(1, "shutdown").is_err()
+            at_2.only_from_coordinator(0, "shutdown").is_ok()
+                && at_2.only_from_coordinator(1, "shutdown").is_err()
         );
         assert!(at_2.done(2, 2).is_err() && at_2.collect(2, 1).is_err());
         assert!(at_2.credit_from_host(0, 3).is_ok(), "the collector lives on the coordinator");

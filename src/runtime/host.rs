@@ -241,7 +241,11 @@ impl Core {
     fn new(shared: Arc<Shared>, global: usize, blocking: bool) -> (Core, Flow) {
         let planned = shared.plan.instances()[global];
         let pe = &shared.plan.pes()[planned.pe];
-        let (inst, flow) = Instance::new(pe, planned.index, global, &shared.options, shared.dead.clone());
+        let (mut inst, flow) = Instance::new(pe, planned.index, global, &shared.options, shared.dead.clone());
+        if shared.local.iter().any(|hosted| !hosted) {
+            // Part of a multi-process run: every unit must fit in a frame.
+            inst.buffers_mut().set_unit_limit(crate::runtime::wire::MAX_UNIT_BYTES);
+        }
         let outlet = Outlet::new(&shared.plan, planned.pe, planned.index, shared.dead.clone());
         let core = Core {
             global,

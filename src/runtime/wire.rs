@@ -44,6 +44,10 @@ pub(crate) const SHUTDOWN: u8 = 9;
 /// The coordinator has a worker's final report: the worker may close its sockets.
 pub(crate) const BYE: u8 = 10;
 
+/// The largest data unit a process of a multi-process run may write: one frame's payload,
+/// less room for the frame's own fields (port, PE and port names, unit count).
+pub(crate) const MAX_UNIT_BYTES: usize = dispel4rs_transports::DEFAULT_MAX_PAYLOAD - (64 << 10);
+
 /// Largest bincode control message accepted.
 const CONTROL_LIMIT: usize = 16 << 20;
 

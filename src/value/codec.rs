@@ -146,6 +146,50 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+fn varint_len(v: u64) -> usize {
+    ((64 - v.leading_zeros() as usize).max(1)).div_ceil(7)
+}
+
+/// The number of bytes [`encode_value`] writes for `v`, and how deeply its lists and maps
+/// nest (0 for a scalar), in one pass. Scalars cost a tag check.
+#[inline(always)]
+pub fn measure(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Null | Value::Bool(_) => (1, 0),
+        Value::Int(i) => (1 + varint_len(((*i << 1) ^ (*i >> 63)) as u64), 0),
+        Value::Float(_) => (9, 0),
+        Value::Str(s) => (1 + varint_len(s.len() as u64) + s.len(), 0),
+        _ => measure_nested(v),
+    }
+}
+
+#[inline(never)]
+fn measure_nested(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Bytes(b) => (1 + varint_len(b.len() as u64) + b.len(), 0),
+        Value::Array(a) => (1 + varint_len(a.len() as u64) + 8 * a.len(), 0),
+        Value::List(l) => {
+            let (mut size, mut depth) = (1 + varint_len(l.len() as u64), 0);
+            for item in l {
+                let (s, d) = measure(item);
+                size += s;
+                depth = depth.max(d);
+            }
+            (size, depth + 1)
+        }
+        Value::Map(m) => {
+            let (mut size, mut depth) = (1 + varint_len(m.len() as u64), 0);
+            for (k, item) in m {
+                let (s, d) = measure(item);
+                size += varint_len(k.len() as u64) + k.len() + s;
+                depth = depth.max(d);
+            }
+            (size, depth + 1)
+        }
+        scalar => measure(scalar),
+    }
+}
+
 /// Decodes a batch written by [`encode_values`]; the whole input must be consumed.
 pub fn decode_values(bytes: &[u8]) -> Result<Vec<Value>, CodecError> {
     decode_values_limited(bytes, usize::MAX, MAX_DEPTH)
@@ -339,6 +383,30 @@ mod tests {
         let mut out = Vec::new();
         encode_values(&sample(), &mut out);
         assert_eq!(decode_values(&out).unwrap(), sample());
+    }
+
+    #[test]
+    fn measure_gives_the_exact_encoded_size_and_the_depth() {
+        let mut deep = Value::Int(1);
+        for _ in 0..5 {
+            deep = Value::List(vec![deep]);
+        }
+        let mut values = sample();
+        values.extend([
+            deep,
+            Value::Int(-64),
+            Value::Int(64),
+            Value::from("x".repeat(300)),
+            Value::Bytes(vec![0; 200]),
+        ]);
+        for v in &values {
+            let mut out = Vec::new();
+            encode_value(v, &mut out);
+            assert_eq!(measure(v).0, out.len(), "{v:?}");
+        }
+        assert_eq!(measure(&values[values.len() - 5]).1, 5);
+        assert_eq!(measure(&Value::from(("a", 1))).1, 1);
+        assert_eq!(measure(&Value::Int(3)).1, 0);
     }
 
     #[test]
