@@ -168,7 +168,7 @@ impl OutputBuffers {
     fn full(&mut self, port: usize, sink: &mut dyn Sink) -> Result<(), Abort> {
         if self.in_attempt {
             // Whatever this port buffers from now on is the attempt's own.
-            let before = std::mem::replace(&mut self.marks[port], (0, 0));
+            let before = std::mem::take(&mut self.marks[port]);
             if !self.released && self.held.len() < self.hold_limit {
                 let spare = self.spare.pop().unwrap_or_default();
                 let batch = std::mem::replace(&mut self.buffers[port], spare);
