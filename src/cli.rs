@@ -375,7 +375,7 @@ fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: zmq_multi worker (pid {}): {e}", std::process::id());
-                report_error(&e)
+                exit_status(&e)
             }
         };
     }
@@ -390,6 +390,11 @@ fn available_mappings() -> String {
 
 fn report_error(e: &RunError) -> i32 {
     eprintln!("error: {e}");
+    exit_status(e)
+}
+
+/// The exit status for a run that ended with `e`.
+fn exit_status(e: &RunError) -> i32 {
     match e {
         RunError::Plan(_) | RunError::Input(_) | RunError::Options(_) => EXIT_BAD_INPUT,
         // Files that cannot be opened before the run; a write failing later is an abort.
@@ -414,7 +419,8 @@ fn finish(args: &Args, options: &RunOptions, result: &RunResult) -> i32 {
         eprint!("{}", result.report.to_table());
     }
     if let Some(path) = &args.report {
-        if let Err(e) = std::fs::write(path, result.report.to_value().to_json() + "\n") {
+        let json = result.report.to_value().to_json() + "\n";
+        if let Err(e) = crate::runtime::staged::StagedFile::write_whole(path, json.as_bytes()) {
             eprintln!("error: cannot write the report to {}: {e}", path.display());
             return EXIT_FAILED;
         }

@@ -180,7 +180,7 @@ impl MappingResult {
         let outputs = end
             .outputs
             .unwrap_or_else(|| Ok(CollectedOutputs::default()))
-            .map_err(|e| RunError::io("cannot write collected outputs", e))?;
+            .map_err(|e| RunError::Aborted(Abort::output(format!("cannot write collected outputs: {e}"))))?;
         let report = RunReport::from_stats(
             mapping.name(),
             plan,

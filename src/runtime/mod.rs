@@ -14,5 +14,6 @@ pub(crate) mod log_limit;
 pub mod options;
 pub mod outlet;
 pub mod report;
+pub(crate) mod staged;
 pub mod termination;
 pub(crate) mod wire;
