@@ -111,10 +111,7 @@ fn forged_protocol_frames_are_rejected_and_the_result_stays_right() {
 /// from 25 to 175 MB). Both are refused before anything is decoded or released.
 #[test]
 fn a_huge_forged_batch_and_a_credit_flood_neither_grow_a_worker_nor_release_credits() {
-    let dir = tempfile::tempdir().unwrap();
-    let n = 2_000_000;
-    let (run, sockets) = pipeline_run(n, dir.path());
-    let ctx = zmq::Context::new();
+    // Made before the run starts, so that the run is still under way when it arrives.
     let mut huge = vec![0u8, 0, 0, 0];
     let count: u64 = 16 << 20; // 16 Mi units of Int(0), two bytes each
     let mut c = count;
@@ -123,9 +120,14 @@ fn a_huge_forged_batch_and_a_credit_flood_neither_grow_a_worker_nor_release_cred
         c >>= 7;
     }
     huge.push(c as u8);
-    huge.extend(std::iter::repeat_n([3u8, 0], count as usize).flatten());
+    huge.extend_from_slice(&[3u8, 0].repeat(count as usize));
+    let huge = forged_frame(DATA, 0, 3, 1, &huge);
+    let dir = tempfile::tempdir().unwrap();
+    let n = 4_000_000;
+    let (run, sockets) = pipeline_run(n, dir.path());
+    let ctx = zmq::Context::new();
     let at_2 = forger(&ctx, &sockets[2]);
-    at_2.send(forged_frame(DATA, 0, 3, 1, &huge), 0).unwrap();
+    at_2.send(&huge[..], 0).unwrap();
     drop(huge);
     let at_1 = forger(&ctx, &sockets[1]);
     let credit = forged_frame(CREDIT, 0, 3, 2, &[]);
@@ -142,7 +144,7 @@ fn a_huge_forged_batch_and_a_credit_flood_neither_grow_a_worker_nor_release_cred
     assert_eq!(sink_result(dir.path()), expected(n));
     let report = report(dir.path());
     let rejected = report["rejected_frames"].as_u64().unwrap();
-    assert!(rejected >= 1, "the huge frame and the credits were rejected ({rejected})");
+    assert!(rejected >= 1, "the huge frame and the credits were rejected ({rejected}):\n{}", out.stderr);
     let peak = report["peak_rss_bytes"].as_u64().unwrap_or(0);
     assert!(peak < 250_000_000, "peak RSS of the largest process: {peak} bytes");
     eprintln!("{sent} forged credits sent, {rejected} frames rejected, peak RSS {peak} bytes");
