@@ -82,8 +82,8 @@ pub struct Args {
     #[arg(value_enum)]
     pub mapping: Mapping,
 
-    /// Number of processes (slots) to plan for [default: 1 for simple, the ranks for mpi, the
-    /// number of cores otherwise].
+    /// Number of processes (slots) to plan for [1..=65536] [default: 1 for simple, the ranks
+    /// for mpi, the number of cores otherwise].
     #[arg(short = 'n', long = "num")]
     pub num: Option<usize>,
 
@@ -170,7 +170,7 @@ pub struct Args {
     pub listen: Option<String>,
 
     /// zmq_multi: how many workers to start on this machine [default: -n − 1]; 0 waits for
-    /// workers started by hand with --join [0..=65535, at most -n − 1].
+    /// workers started by hand with --join [0..=65535] (at most -n − 1).
     #[arg(long, value_name = "N", help_heading = "zmq_multi",
           value_parser = |s: &str| validate::SPAWN.parse::<usize>(s))]
     pub spawn: Option<usize>,
