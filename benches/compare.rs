@@ -51,6 +51,10 @@
 //!   the wall time around the child process (start-up, rendezvous and tear-down included),
 //!   and also from the report's `elapsed_s` (the run alone). CPU time is that of the
 //!   children (`RUSAGE_CHILDREN`), peak RSS the report's `peak_rss_bytes`.
+//!   A third `pipeline` row runs `zmq_multi` with `--insecure-no-frame-mac` in the same
+//!   repetitions: the rate with the MAC over the rate without it, paired per repetition, is
+//!   **what authenticating every frame costs** (printed after the table, and
+//!   `frame_mac_rate_ratio` in the JSON).
 //! * `dynamic`: `dyn_multi -n 2` on `pipeline` beside `multi -n 2` (its ratio is taken
 //!   against `multi`, the fixed mapping it replaces; `wordcount` is stateful: the dynamic
 //!   mappings refuse it), and the `bursty` section (`compare/bursty.rs`): the dense–sparse–dense
@@ -559,7 +563,9 @@ enum Engine {
     Timely { workers: usize },
     /// dispel4rs as a user runs it: the release example binary as child process(es)
     /// (`zmq_multi`: the coordinator, which starts its workers; `mpi`: under `mpirun`).
-    Process { mapping: Mapping, processes: usize },
+    /// `frame_mac: false` runs with `--insecure-no-frame-mac`, to measure what the MAC on
+    /// every `zmq_multi` frame costs.
+    Process { mapping: Mapping, processes: usize, frame_mac: bool },
     /// The raw batched transport (`raw_throughput` as a child), `frames` × 1000 items.
     Raw { transport: Transport, frames: u64 },
 }
@@ -584,17 +590,19 @@ fn cluster_engines(w: &Workload, raw_frames: u64) -> Vec<Engine> {
         Workload::WordCount { .. } => 4,
     };
     let mut v = vec![
-        Engine::Process { mapping: Mapping::ZmqMulti, processes },
-        Engine::Process { mapping: Mapping::Mpi, processes },
+        Engine::Process { mapping: Mapping::ZmqMulti, processes, frame_mac: true },
+        Engine::Process { mapping: Mapping::Mpi, processes, frame_mac: true },
     ];
     if let Workload::WordCount { .. } = w {
         // Stateful (group_by): hybrid_redis pins the counting instances.
-        v.push(Engine::Process { mapping: Mapping::HybridRedis, processes: 4 });
+        v.push(Engine::Process { mapping: Mapping::HybridRedis, processes: 4, frame_mac: true });
     }
     if let Workload::Pipeline { .. } = w {
+        // Beside the real thing, in the same repetitions: what the frame MAC costs.
+        v.insert(1, Engine::Process { mapping: Mapping::ZmqMulti, processes, frame_mac: false });
         v.push(Engine::Raw { transport: Transport::Zmq, frames: raw_frames });
         // The Redis mappings: dyn_redis beside dyn_multi at the same size, and raw Redis.
-        v.push(Engine::Process { mapping: Mapping::DynRedis, processes: 2 });
+        v.push(Engine::Process { mapping: Mapping::DynRedis, processes: 2, frame_mac: true });
         v.push(Engine::Ours { mapping: Mapping::DynMulti, processes: 2 });
         v.push(Engine::Raw { transport: Transport::Redis, frames: raw_frames });
         v.push(Engine::Raw { transport: Transport::Mpi, frames: raw_frames });
@@ -606,8 +614,11 @@ impl Engine {
     /// The name in the table, and for `--engines` and `--child`.
     fn name(self) -> String {
         match self {
-            Engine::Ours { mapping, processes } | Engine::Process { mapping, processes } => {
+            Engine::Ours { mapping, processes } | Engine::Process { mapping, processes, frame_mac: true } => {
                 format!("dispel4rs {} -n{processes}", mapping.name())
+            }
+            Engine::Process { mapping, processes, frame_mac: false } => {
+                format!("dispel4rs {} -n{processes} no-MAC", mapping.name())
             }
             Engine::Timely { workers } => format!("timely -w{workers}"),
             Engine::Raw { transport, .. } => format!("raw {} batched", transport.name()),
@@ -700,7 +711,9 @@ impl Engine {
                 let answer = w.answer_from(result.outputs.iter().map(|(pe, _, u)| (pe, u.clone())))?;
                 Ok((answer, t.with_report(result.report.elapsed, result.report.tail, None)))
             }
-            (Engine::Process { mapping, processes }, _) => run_process(mapping, processes, w, ctx),
+            (Engine::Process { mapping, processes, frame_mac }, _) => {
+                run_process(mapping, processes, frame_mac, w, ctx)
+            }
             (Engine::Raw { transport, frames }, _) => run_raw(transport, frames, ctx),
             (Engine::Timely { workers }, Workload::Pipeline { n }) => {
                 let (parts, t) = Measure::time(|| timely_pipeline(*n, workers));
@@ -1145,7 +1158,7 @@ fn build_examples() -> Result<(), String> {
 fn unavailable(e: Engine, w: &Workload, ctx: &Ctx) -> Option<String> {
     let check = || -> Result<(), String> {
         match e {
-            Engine::Process { mapping, processes } => {
+            Engine::Process { mapping, processes, .. } => {
                 let bin = ctx.example(w.name())?;
                 if mapping == Mapping::Mpi && ctx.mpirun.is_none() {
                     return Err("mpirun is not on PATH".into());
@@ -1187,6 +1200,7 @@ fn unavailable(e: Engine, w: &Workload, ctx: &Ctx) -> Option<String> {
 fn run_process(
     mapping: Mapping,
     processes: usize,
+    frame_mac: bool,
     w: &Workload,
     ctx: &Ctx,
 ) -> Result<(Answer, Sample), String> {
@@ -1204,6 +1218,9 @@ fn run_process(
         cmd.arg("--redis").arg(r.url().secret_form());
     }
     cmd.arg("--report").arg(&report).arg("-o").arg(&output);
+    if !frame_mac {
+        cmd.arg("--insecure-no-frame-mac");
+    }
     child_env(&mut cmd);
     let (out, t) = Measure::time_children(|| cmd.output());
     let out = out.map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
@@ -1583,6 +1600,41 @@ fn default_json_path() -> PathBuf {
     release_dir().parent().map_or_else(|| PathBuf::from("target"), Path::to_path_buf).join("compare.json")
 }
 
+/// The cost of the frame MAC: `zmq_multi` with it over `zmq_multi` without it, paired per
+/// repetition (the two ran one after the other under the same load), on the wall time and
+/// on the report's elapsed time.
+fn mac_cost(rows: &[Row]) -> Option<(f64, f64)> {
+    let find = |mac: bool| {
+        rows.iter().find(|r| {
+            r.workload == "pipeline"
+                && matches!(r.engine, Engine::Process { mapping: Mapping::ZmqMulti, frame_mac, .. } if frame_mac == mac)
+        })
+    };
+    let (with, without) = (find(true)?, find(false)?);
+    let paired = |f: &dyn Fn(&Sample) -> Option<f64>| {
+        let ratios: Vec<f64> = with
+            .measure
+            .samples
+            .iter()
+            .zip(&without.measure.samples)
+            .filter_map(|(a, b)| Some(f(b)? / f(a)?))
+            .collect();
+        (!ratios.is_empty()).then(|| median(ratios))
+    };
+    let wall = paired(&|s| Some(s.wall.as_secs_f64()))?;
+    let report = paired(&|s| s.elapsed.map(|e| e.as_secs_f64()))?;
+    Some((wall, report))
+}
+
+fn print_mac_cost(rows: &[Row]) {
+    if let Some((wall, report)) = mac_cost(rows) {
+        println!(
+            "frame MAC (keyed BLAKE3 on every zmq_multi frame): rate with MAC / rate without = {wall:.3} (wall), \
+             {report:.3} (report); median of per-repetition pairs"
+        );
+    }
+}
+
 /// Runs one section: `engines` on `w`, alternating per repetition; its rows.
 fn run_section(args: &Args, w: &Workload, engines: &[Engine], ctx: &Ctx) -> Result<Vec<Row>, String> {
     println!("\n== {} ({} engine(s))", w.describe(), engines.len());
@@ -1900,6 +1952,7 @@ fn run(args: &Args) -> Result<bool, String> {
                 r.peak_rss().map_or("-".into(), |b| format!("{:.1} MB", mb(b))),
             );
         }
+        print_mac_cost(&rows);
     }
 
     if !supervision.is_empty() {
@@ -2015,7 +2068,7 @@ fn run(args: &Args) -> Result<bool, String> {
             targets.push(Target::max("pipeline dyn_multi -n2 tail ms", tail * 1e3, TARGET_TAIL_S * 1e3));
         }
     }
-    let dyn_redis = Engine::Process { mapping: Mapping::DynRedis, processes: 2 };
+    let dyn_redis = Engine::Process { mapping: Mapping::DynRedis, processes: 2, frame_mac: true };
     if let Some(r) = find("pipeline", dyn_redis) {
         targets.push(Target::min(
             "pipeline dyn_redis -n2 items/s (wall)",
@@ -2032,7 +2085,7 @@ fn run(args: &Args) -> Result<bool, String> {
             );
         }
     }
-    let hybrid = Engine::Process { mapping: Mapping::HybridRedis, processes: 4 };
+    let hybrid = Engine::Process { mapping: Mapping::HybridRedis, processes: 4, frame_mac: true };
     if let Some(r) = find("wordcount", hybrid) {
         targets.push(Target::min(
             "wordcount hybrid_redis -n4 words/s (wall)",
@@ -2071,7 +2124,8 @@ fn run(args: &Args) -> Result<bool, String> {
         targets.push(Target::max("bursty dyn_multi tail ms", fixed * 1e3, TARGET_TAIL_S * 1e3));
         targets.push(Target::max("bursty dyn_auto_multi tail ms", auto * 1e3, TARGET_TAIL_S * 1e3));
     }
-    for r in rows.iter().filter(|r| r.workload == "pipeline" && matches!(r.engine, Engine::Process { .. })) {
+    let cluster = |e: &Engine| matches!(e, Engine::Process { mapping: Mapping::ZmqMulti | Mapping::Mpi, .. });
+    for r in rows.iter().filter(|r| r.workload == "pipeline" && cluster(&r.engine)) {
         let name = format!("pipeline {} items/s (wall)", r.engine.name());
         targets.push(Target::min(name, r.measure.rate(r.units), TARGET_CLUSTER_PIPELINE_ITEMS_PER_S));
     }
@@ -2164,6 +2218,7 @@ fn run(args: &Args) -> Result<bool, String> {
                 "in-process rows: child process, this binary re-executed with --child WORKLOAD ENGINE, \
                  VmHWM after one run; zmq_multi/mpi rows: the run report's peak_rss_bytes (largest)",
             "rows": rows_json,
+            "frame_mac_rate_ratio": mac_cost(&rows).map(|(wall, report)| json!({ "wall": wall, "report": report })),
             "supervision": supervision_json,
             "bursty": bursty.as_ref().map(bursty_section::BurstyResult::to_json),
             "bursty_redis": bursty_redis.as_ref().map(bursty_section::BurstyResult::to_json),

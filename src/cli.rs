@@ -24,6 +24,7 @@ use crate::mapping::{Mapping, RunError};
 use crate::runner::{RunResult, Runner};
 use crate::runtime::inputs::InputSource;
 use crate::runtime::options::RunOptions;
+use crate::validate;
 use clap::builder::PossibleValue;
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
@@ -81,8 +82,8 @@ pub struct Args {
     #[arg(value_enum)]
     pub mapping: Mapping,
 
-    /// Number of processes (slots) to plan for [default: 1 for simple, the ranks for mpi, the
-    /// number of cores otherwise].
+    /// Number of processes (slots) to plan for [1..=65536] [default: 1 for simple, the ranks
+    /// for mpi, the number of cores otherwise].
     #[arg(short = 'n', long = "num")]
     pub num: Option<usize>,
 
@@ -110,28 +111,46 @@ pub struct Args {
     #[arg(long)]
     pub plan: bool,
 
-    /// Data units per batch on every hop.
-    #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
+    /// Data units per batch on every hop [1..=1000000].
+    #[arg(long, default_value_t = defaults().batch_size, value_name = "N",
+          value_parser = |s: &str| validate::BATCH_SIZE.parse::<usize>(s))]
     pub batch_size: usize,
 
-    /// Send a root's partial batch on after this many milliseconds.
-    #[arg(long, default_value_t = defaults().flush_interval.as_millis() as u64, value_name = "MS")]
+    /// A batch is also sent on once its units take this many bytes [1024..=33554432].
+    #[arg(long, default_value_t = defaults().batch_bytes, value_name = "BYTES",
+          value_parser = |s: &str| validate::BATCH_BYTES.parse::<usize>(s))]
+    pub batch_bytes: usize,
+
+    /// Send a root's partial batch on after this many milliseconds [0..=3600000].
+    #[arg(long, default_value_t = defaults().flush_interval.as_millis() as u64, value_name = "MS",
+          value_parser = |s: &str| validate::FLUSH_MS.parse::<u64>(s))]
     pub flush_ms: u64,
 
-    /// Batches a mailbox holds before its senders wait (actor mappings).
-    #[arg(long, default_value_t = defaults().mailbox_batches, value_name = "N")]
+    /// Batches a mailbox holds before its senders wait (actor mappings) [1..=4096].
+    #[arg(long, default_value_t = defaults().mailbox_batches, value_name = "N",
+          value_parser = |s: &str| validate::MAILBOX.parse::<usize>(s))]
     pub mailbox: usize,
 
-    /// Retries of a failed data unit before it is dead-lettered.
-    #[arg(long, default_value_t = defaults().max_retries, value_name = "N")]
+    /// Retries of a failed data unit before it is dead-lettered [0..=1000].
+    #[arg(long, default_value_t = defaults().max_retries, value_name = "N",
+          value_parser = |s: &str| validate::RETRIES.parse::<u32>(s))]
     pub retries: u32,
 
-    /// Restarts allowed per instance within --restart-window-ms before it is given up.
-    #[arg(long, default_value_t = defaults().restart.max_restarts, value_name = "N")]
+    /// Full batches of a failing attempt held back so that its retry repeats none of them;
+    /// 0 sends them at once [0..=1024].
+    #[arg(long, default_value_t = defaults().retry_hold_batches, value_name = "N",
+          value_parser = |s: &str| validate::RETRY_HOLD.parse::<usize>(s))]
+    pub retry_hold: usize,
+
+    /// Restarts allowed per instance within --restart-window-ms before it is given up
+    /// [0..=1000000].
+    #[arg(long, default_value_t = defaults().restart.max_restarts, value_name = "N",
+          value_parser = |s: &str| validate::MAX_RESTARTS.parse::<u32>(s))]
     pub max_restarts: u32,
 
-    /// The window for --max-restarts.
-    #[arg(long, default_value_t = defaults().restart.window.as_millis() as u64, value_name = "MS")]
+    /// The window for --max-restarts [1..=86400000].
+    #[arg(long, default_value_t = defaults().restart.window.as_millis() as u64, value_name = "MS",
+          value_parser = |s: &str| validate::RESTART_WINDOW_MS.parse::<u64>(s))]
     pub restart_window_ms: u64,
 
     /// Exit with status 0 even if data units were dead-lettered.
@@ -152,13 +171,26 @@ pub struct Args {
 
     /// zmq_multi, dyn_redis: how many worker processes to start on this machine [default:
     /// zmq_multi -n − 1; dyn_redis -n (one worker each, or --workers each)]; 0 waits for
-    /// workers started by hand with --join.
-    #[arg(long, value_name = "N", help_heading = "zmq_multi")]
+    /// workers started by hand with --join [0..=65535] (at most -n).
+    #[arg(long, value_name = "N", help_heading = "zmq_multi",
+          value_parser = |s: &str| validate::SPAWN.parse::<usize>(s))]
     pub spawn: Option<usize>,
 
+    /// zmq_multi: the file holding the run secret every process must prove; the coordinator
+    /// creates it (readable by its owner only) if it does not exist. Without it the secret
+    /// comes from DISPEL4RS_SECRET (64 hex digits), or the coordinator makes one for the
+    /// workers it starts.
+    #[arg(long, value_name = "FILE", help_heading = "zmq_multi")]
+    pub secret_file: Option<PathBuf>,
+
+    /// zmq_multi: do not authenticate data frames (only to measure what it costs: anyone who
+    /// reaches a data socket can then inject frames into the run).
+    #[arg(long, hide = true, help_heading = "zmq_multi")]
+    pub insecure_no_frame_mac: bool,
+
     /// zmq_multi: run as a worker of the coordinator listening at ADDRESS; dyn_redis,
-    /// dyn_auto_redis: join the job with this id (the coordinator prints it) at --redis. The
-    /// coordinator sends the graph's options and inputs.
+    /// dyn_auto_redis, hybrid_redis: join the job with this id (the coordinator prints it) at
+    /// --redis. The coordinator sends the graph's options and inputs.
     #[arg(long, value_name = "ADDRESS|JOB", help_heading = "zmq_multi")]
     pub join: Option<String>,
 
@@ -166,12 +198,15 @@ pub struct Args {
     #[arg(long, default_value_t = defaults().cluster.bind_host, value_name = "HOST", help_heading = "zmq_multi")]
     pub bind_host: String,
 
-    /// zmq_multi, mpi: seconds to wait for every process to join.
-    #[arg(long, default_value_t = defaults().cluster.join_timeout.as_secs(), value_name = "S", help_heading = "zmq_multi")]
+    /// zmq_multi, mpi: seconds to wait for every process to join [1..=86400].
+    #[arg(long, default_value_t = defaults().cluster.join_timeout.as_secs(), value_name = "S", help_heading = "zmq_multi",
+          value_parser = |s: &str| validate::JOIN_TIMEOUT_S.parse::<u64>(s))]
     pub join_timeout_s: u64,
 
-    /// zmq_multi: a process silent for this long is declared lost and the run fails.
-    #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi")]
+    /// zmq_multi, mpi: a process silent for this long is declared lost and the run fails
+    /// [500..=86400000].
+    #[arg(long, default_value_t = defaults().cluster.peer_timeout.as_millis() as u64, value_name = "MS", help_heading = "zmq_multi",
+          value_parser = |s: &str| validate::PEER_TIMEOUT_MS.parse::<u64>(s))]
     pub peer_timeout_ms: u64,
 
     /// dyn_redis: the Redis server, redis://[user:password@]host:port[/db] or rediss://...
@@ -183,35 +218,43 @@ pub struct Args {
     #[arg(long, value_name = "ID", help_heading = "Redis mappings")]
     pub job: Option<String>,
 
-    /// dyn_redis: worker actors per worker process (with --join: in this process).
-    #[arg(long, value_name = "N", help_heading = "Redis mappings")]
+    /// dyn_redis: worker actors per worker process (with --join: in this process; 0 joins with
+    /// none, for autoscaling to add) [0..=4096].
+    #[arg(long, value_name = "N", help_heading = "Redis mappings",
+          value_parser = |s: &str| validate::WORKERS.parse::<usize>(s))]
     pub workers: Option<usize>,
 
     /// dyn_redis: a task claimed this long ago and not committed is taken over by another
-    /// worker (its worker is presumed dead).
-    #[arg(long, default_value_t = defaults().redis.claim_idle.as_millis() as u64, value_name = "MS", help_heading = "Redis mappings")]
+    /// worker (its worker is presumed dead) [100..=86400000].
+    #[arg(long, default_value_t = defaults().redis.claim_idle.as_millis() as u64, value_name = "MS", help_heading = "Redis mappings",
+          value_parser = |s: &str| validate::CLAIM_IDLE_MS.parse::<u64>(s))]
     pub claim_idle_ms: u64,
 
-    /// dyn_redis: connecting to Redis, and every command, time out after this long.
-    #[arg(long, default_value_t = defaults().redis.timeout.as_millis() as u64, value_name = "MS", help_heading = "Redis mappings")]
+    /// dyn_redis: connecting to Redis, and every command, time out after this long [100..=3600000].
+    #[arg(long, default_value_t = defaults().redis.timeout.as_millis() as u64, value_name = "MS", help_heading = "Redis mappings",
+          value_parser = |s: &str| validate::REDIS_TIMEOUT_MS.parse::<u64>(s))]
     pub redis_timeout_ms: u64,
 
-    /// dyn_auto_multi: the fewest workers (the pool starts with this many).
-    #[arg(long, default_value_t = defaults().pool.min_workers, value_name = "N", help_heading = "dynamic mappings")]
+    /// dyn_auto_multi: the fewest workers (the pool starts with this many) [1..=65536].
+    #[arg(long, default_value_t = defaults().pool.min_workers, value_name = "N", help_heading = "dynamic mappings",
+          value_parser = |s: &str| validate::MIN_WORKERS.parse::<usize>(s))]
     pub min_workers: usize,
 
-    /// dyn_auto_multi: how often the load is measured and the pool resized.
-    #[arg(long, default_value_t = defaults().pool.scale_interval.as_millis() as u64, value_name = "MS", help_heading = "dynamic mappings")]
+    /// dyn_auto_multi: how often the load is measured and the pool resized [1..=3600000].
+    #[arg(long, default_value_t = defaults().pool.scale_interval.as_millis() as u64, value_name = "MS", help_heading = "dynamic mappings",
+          value_parser = |s: &str| validate::SCALE_INTERVAL_MS.parse::<u64>(s))]
     pub scale_interval_ms: u64,
 
     /// dyn_*: a task (a batch of one PE's units) is cut to take about this long at the PE's
-    /// measured cost per unit.
-    #[arg(long, default_value_t = defaults().pool.task_target.as_micros() as u64, value_name = "US", help_heading = "dynamic mappings")]
+    /// measured cost per unit [1..=60000000].
+    #[arg(long, default_value_t = defaults().pool.task_target.as_micros() as u64, value_name = "US", help_heading = "dynamic mappings",
+          value_parser = |s: &str| validate::TASK_US.parse::<u64>(s))]
     pub task_us: u64,
 
     /// dyn_*: data units the task queue holds before roots wait [default: --mailbox ×
-    /// --batch-size × -n].
-    #[arg(long, value_name = "N", help_heading = "dynamic mappings")]
+    /// --batch-size × -n] [1..=4294967296].
+    #[arg(long, value_name = "N", help_heading = "dynamic mappings",
+          value_parser = |s: &str| validate::QUEUE_UNITS.parse::<u64>(s))]
     pub queue_units: Option<u64>,
 
     /// Print neither the collected outputs nor the report.
@@ -235,6 +278,8 @@ impl Args {
         let mut o = RunOptions {
             processes: self.num.unwrap_or(default_n),
             batch_size: self.batch_size.max(1),
+            batch_bytes: self.batch_bytes,
+            retry_hold_batches: self.retry_hold,
             flush_interval: Duration::from_millis(self.flush_ms),
             max_retries: self.retries,
             allow_dead_letters: self.allow_dead_letters,
@@ -258,7 +303,20 @@ impl Args {
         o.redis.claim_idle = Duration::from_millis(self.claim_idle_ms.max(1));
         o.redis.timeout = Duration::from_millis(self.redis_timeout_ms.max(1));
         o.redis.workers_per_process = self.workers.map(|w| w.max(1));
+        o.cluster.secret_file = self.secret_file.clone();
+        o.cluster.authenticate_frames = !self.insecure_no_frame_mac;
         o
+    }
+
+    /// Checks what parsing alone cannot: options against each other (`--spawn` within
+    /// `-n`, `-o`, `--dead-letters` and `--report` on files of their own).
+    pub fn validate(&self) -> Result<(), validate::OptionError> {
+        self.run_options().validate()?;
+        validate::check_distinct_outputs(&[
+            ("-o", self.output.as_deref()),
+            ("--dead-letters", self.dead_letters.as_deref()),
+            ("--report", self.report.as_deref()),
+        ])
     }
 
     /// The root inputs these arguments ask for (`-f` over `-d` over `-i`).
@@ -309,6 +367,7 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
         }
     };
     init_logging(args.verbose);
+    dispel4rs_actors::supervision::quiet_supervised_panics();
     if let Some(format) = args.graph {
         match format {
             GraphFormat::Dot => print!("{}", graph.to_dot()),
@@ -323,6 +382,10 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     }
     if let Some(join) = &args.join {
         return run_worker(graph, &args, join);
+    }
+    if let Err(e) = args.validate() {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
     }
     let options = args.run_options();
     let runner = Runner::new(graph).mapping(args.mapping).options(options.clone());
@@ -362,16 +425,21 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
 fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
     #[cfg(feature = "zmq")]
     if args.mapping == Mapping::ZmqMulti {
-        return match crate::mapping::zmq_multi::run_worker(
-            graph,
-            join,
-            &args.bind_host,
-            Duration::from_secs(args.join_timeout_s),
-        ) {
+        let worker = crate::runtime::secret::worker_secret("zmq_multi", args.secret_file.as_deref())
+            .and_then(|secret| {
+                crate::mapping::zmq_multi::run_worker(
+                    graph,
+                    join,
+                    &args.bind_host,
+                    Duration::from_secs(args.join_timeout_s),
+                    &secret,
+                )
+            });
+        return match worker {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: zmq_multi worker (pid {}): {e}", std::process::id());
-                report_error(&e)
+                exit_status(&e)
             }
         };
     }
@@ -389,7 +457,11 @@ fn run_worker(graph: &WorkflowGraph, args: &Args, join: &str) -> i32 {
             }
         };
         let workers = args.workers.unwrap_or(1);
-        return match crate::runtime::pool::redis::worker::join(graph, join, &url, workers) {
+        let joined = crate::runtime::secret::worker_secret(args.mapping.name(), args.secret_file.as_deref())
+            .and_then(|secret| {
+                crate::runtime::pool::redis::worker::join(graph, join, &url, workers, &secret)
+            });
+        return match joined {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {} worker (pid {}): {e}", args.mapping, std::process::id());
@@ -408,11 +480,19 @@ fn available_mappings() -> String {
 
 fn report_error(e: &RunError) -> i32 {
     eprintln!("error: {e}");
+    exit_status(e)
+}
+
+/// The exit status for a run that ended with `e`.
+fn exit_status(e: &RunError) -> i32 {
     match e {
-        RunError::Plan(_) | RunError::Input(_) | RunError::Stateful { .. } => EXIT_BAD_INPUT,
+        RunError::Plan(_) | RunError::Input(_) | RunError::Options(_) | RunError::Stateful { .. } => {
+            EXIT_BAD_INPUT
+        }
         #[cfg(feature = "redis")]
         RunError::Redis(_) => EXIT_BAD_INPUT,
         RunError::Startup(_) => EXIT_BAD_INPUT,
+        // Files that cannot be opened before the run; a write failing later is an abort.
         RunError::Io { .. } => EXIT_BAD_INPUT,
         RunError::Unavailable { .. } => EXIT_UNAVAILABLE,
         RunError::Aborted(_) => EXIT_FAILED,
@@ -434,7 +514,8 @@ fn finish(args: &Args, options: &RunOptions, result: &RunResult) -> i32 {
         eprint!("{}", result.report.to_table());
     }
     if let Some(path) = &args.report {
-        if let Err(e) = std::fs::write(path, result.report.to_value().to_json() + "\n") {
+        let json = result.report.to_value().to_json() + "\n";
+        if let Err(e) = crate::runtime::staged::StagedFile::write_whole(path, json.as_bytes()) {
             eprintln!("error: cannot write the report to {}: {e}", path.display());
             return EXIT_FAILED;
         }

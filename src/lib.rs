@@ -32,6 +32,7 @@
 //! | [`mapping`] | one file per mapping; [`Mapping`] names them all |
 //! | [`runner`] | [`Runner`]: run a graph from Rust |
 //! | [`cli`] | the command line every workflow binary shares |
+//! | [`validate`] | the range of every option, and [`RunOptions::validate`] |
 //! | [`rng`] | a seeded RNG for reproducible data |
 //!
 //! Lower layers: `dispel4rs-actors` (supervised actors, mailboxes, routers) and
@@ -50,6 +51,7 @@ pub mod rng;
 pub mod runner;
 pub mod runtime;
 pub mod sink;
+pub mod validate;
 pub mod value;
 
 pub use abort::{Abort, AbortReason};

@@ -18,6 +18,8 @@ use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::inputs::{InputSource, RootInputs};
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{DeadLetters, RunReport};
+use crate::runtime::staged::StagedFile;
+use crate::Abort;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -173,8 +175,9 @@ impl<'g> Runner<'g> {
         if self.mapping == Mapping::Mpi {
             return self.run_mpi();
         }
+        self.options.validate()?;
         let prepared = self.prepare(false)?;
-        let Prepared { plan, inputs, collector, dead } = prepared;
+        let Prepared { plan, inputs, collector, dead, files } = prepared;
         let result = match self.mapping {
             Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
             Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
@@ -235,11 +238,12 @@ impl<'g> Runner<'g> {
             )?,
             other => return Err(RunError::Unavailable { mapping: other, reason: "not built yet" }),
         };
-        finish(result, &dead)
+        finish(result, &dead, files)
     }
 
     #[cfg(feature = "mpi")]
     fn run_mpi(mut self) -> Result<RunResult, RunError> {
+        self.options.validate()?;
         let world = crate::mapping::mpi::init(&self.options)?;
         let (rank, size) = (world.rank, world.size);
         let prepared = match self.options.processes {
@@ -252,7 +256,7 @@ impl<'g> Runner<'g> {
             }
             _ => self.prepare(rank != 0),
         };
-        let Prepared { plan, inputs, collector, dead } = match prepared {
+        let Prepared { plan, inputs, collector, dead, files } = match prepared {
             Ok(p) => p,
             // The same command line on every rank gives the same plan or input error
             // everywhere: every rank finalises MPI and reports it.
@@ -268,7 +272,7 @@ impl<'g> Runner<'g> {
             }
         };
         match crate::mapping::mpi::run(world, &plan, &inputs, &self.options, Some(collector), dead.clone())? {
-            Some(result) => finish(result, &dead),
+            Some(result) => finish(result, &dead, files),
             None => {
                 let report = RunReport { mapping: Mapping::Mpi.name().into(), ..RunReport::default() };
                 Ok(RunResult { outputs: CollectedOutputs::default(), report, role: Role::Worker { rank } })
@@ -283,17 +287,26 @@ impl<'g> Runner<'g> {
         for root in &inputs.unnamed_roots {
             tracing::warn!("root '{root}' has no input in -d/-f: it will not be called");
         }
-        let output_file = if worker { None } else { self.output_file.as_ref() };
-        let collector = match output_file {
-            Some(p) => Collector::json_lines(p)
-                .map_err(|e| RunError::io(format!("cannot create output file {}", p.display()), e))?,
+        // Both files are staged: written beside their target and put in place when the run
+        // has ended (an input named as an output is read intact; an aborted run leaves the
+        // previous files).
+        let output = if worker { None } else { self.output_file.as_deref().map(StagedFile::new) };
+        let dead_file = self.options.dead_letter_file.as_deref().map(StagedFile::new);
+        let collector = match &output {
+            Some(staged) => Collector::json_lines(staged.path()).map_err(|e| {
+                RunError::io(format!("cannot create output file {}", staged.target().display()), e)
+            })?,
             None => Collector::memory(),
         };
         let dead = Arc::new(
-            DeadLetters::new(self.options.dead_letters_kept, self.options.dead_letter_file.as_deref())
-                .map_err(|e| RunError::io("cannot create the dead-letter file", e))?,
+            DeadLetters::new(self.options.dead_letters_kept, dead_file.as_ref().map(StagedFile::path))
+                .map_err(|e| {
+                    let name =
+                        dead_file.as_ref().map_or_else(String::new, |f| format!(" {}", f.target().display()));
+                    RunError::io(format!("cannot create the dead-letter file{name}"), e)
+                })?,
         );
-        Ok(Prepared { plan, inputs, collector, dead })
+        Ok(Prepared { plan, inputs, collector, dead, files: OutputFiles { output, dead: dead_file } })
     }
 }
 
@@ -302,13 +315,43 @@ struct Prepared {
     inputs: RootInputs,
     collector: Collector,
     dead: Arc<DeadLetters>,
+    files: OutputFiles,
 }
 
-/// Adds the dead letters to a mapping's result.
-fn finish(result: crate::mapping::MappingResult, dead: &DeadLetters) -> Result<RunResult, RunError> {
-    dead.flush().map_err(|e| RunError::io("cannot write the dead-letter file", e))?;
+/// The staged output files of a run (removed unless the run ends).
+struct OutputFiles {
+    output: Option<StagedFile>,
+    dead: Option<StagedFile>,
+}
+
+fn output_failed(what: &str, path: &std::path::Path, e: std::io::Error) -> RunError {
+    RunError::Aborted(Abort::output(format!("cannot write {what} {}: {e}", path.display())))
+}
+
+/// Adds the dead letters to a mapping's result and puts the output files in place.
+fn finish(
+    result: crate::mapping::MappingResult,
+    dead: &DeadLetters,
+    files: OutputFiles,
+) -> Result<RunResult, RunError> {
+    let OutputFiles { output, dead: dead_file } = files;
+    if let Some(f) = &dead_file {
+        dead.flush().map_err(|e| output_failed("the dead-letter file", f.target(), e))?;
+    } else {
+        dead.flush().map_err(|e| RunError::Aborted(Abort::output(format!("dead letters: {e}"))))?;
+    }
+    let mut outputs = result.outputs;
+    if let Some(f) = output {
+        let target = f.target().to_owned();
+        f.commit().map_err(|e| output_failed("output file", &target, e))?;
+        outputs.file = Some(target);
+    }
+    if let Some(f) = dead_file {
+        let target = f.target().to_owned();
+        f.commit().map_err(|e| output_failed("the dead-letter file", &target, e))?;
+    }
     let mut report = result.report;
     report.dead_letters_total = dead.total();
     report.dead_letters = dead.kept();
-    Ok(RunResult { outputs: result.outputs, report, role: Role::Coordinator })
+    Ok(RunResult { outputs, report, role: Role::Coordinator })
 }

@@ -53,3 +53,44 @@ fn a_num_that_disagrees_with_the_ranks_is_refused() {
     assert_ne!(out.code(), Some(0));
     assert!(out.stderr.contains("-n 3 does not match the 2 MPI rank(s)"), "{}", out.stderr);
 }
+
+/// Issue 13, finding 4: a rank stopped with SIGSTOP hung the whole job with no message
+/// (MPI does not notice a live but silent rank). Ranks now exchange heartbeats on the MPI
+/// thread: the others notice the silence within `--peer-timeout-ms` and abort the job,
+/// naming the rank.
+#[test]
+fn a_stopped_rank_fails_the_job_naming_it() {
+    let mut cmd = support::mpirun(3).expect("mpirun is installed");
+    cmd.arg(support::example("pipeline")).args([
+        "mpi",
+        "--peer-timeout-ms",
+        "1000",
+        "-d",
+        r#"{"source": [{"n": 200000000}]}"#,
+    ]);
+    let child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("mpirun");
+    let launcher = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ranks = loop {
+        let r = support::children_of(launcher);
+        if r.len() >= 3 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(ranks.len() >= 3, "mpirun started its ranks: {ranks:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let victim = ranks[ranks.len() - 1];
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &victim.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = support::wait_with_timeout(child, "mpirun -n 3 pipeline mpi".into(), Duration::from_secs(60));
+    // Whatever happened, do not leave a stopped process behind.
+    let _ = std::process::Command::new("kill").args(["-KILL", &victim.to_string()]).status();
+    assert_ne!(out.code(), Some(0), "the job must fail; stderr:\n{}", out.stderr);
+    assert!(out.stderr.contains("stopped responding"), "the message says why:\n{}", out.stderr);
+    assert!(out.stderr.contains("rank "), "and names the rank:\n{}", out.stderr);
+}

@@ -1,10 +1,11 @@
 //! The Redis mappings under faults and bad input, with real processes and a real
 //! `redis-server` started here: a worker killed with `kill -9` mid-run loses and duplicates
-//! nothing; a worker started by hand joins the running job and takes work; one that runs
-//! another workflow is refused; two jobs share a server without seeing each other; a corrupt
-//! entry in a job's stream is dead-lettered and the run goes on; Ctrl-C stops the job and
-//! deletes its keys; an unreachable server, a wrong password and a server killed mid-run end
-//! the run with a clear message and no orphan process.
+//! nothing; a worker started by hand with the run's secret joins the running job and takes
+//! work; one that runs another workflow, or has another secret or none, is refused; two jobs
+//! share a server without seeing each other; entries forged into a job's task, event and
+//! control streams are rejected and counted, and the run's result is untouched; Ctrl-C stops
+//! the job and deletes its keys; an unreachable server, a wrong password and a server killed
+//! mid-run end the run with a clear message and no orphan process.
 #![cfg(feature = "redis")]
 
 mod support;
@@ -25,10 +26,16 @@ fn server(password: Option<&str>) -> PrivateRedis {
 }
 
 fn start(example: &str, args: &[String]) -> Child {
+    start_env(example, args, &[])
+}
+
+fn start_env(example: &str, args: &[String], env: &[(&str, &str)]) -> Child {
     Command::new(support::example(example))
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("REDIS_URL")
+        .env_remove("DISPEL4RS_SECRET")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -130,19 +137,30 @@ fn a_worker_started_by_hand_joins_and_takes_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let report = dir.path().join("report.json");
-    let mut args = long_job(s.url(), "hand", &out, 2, &["--spawn", "1", "--report"]);
+    let secret = dir.path().join("secret");
+    let secret = secret.to_str().unwrap();
+    let mut args = long_job(s.url(), "hand", &out, 2, &["--spawn", "1", "--secret-file", secret, "--report"]);
     args.push(report.display().to_string());
     let child = start("pipeline_test", &args);
+    support::wait_for_file(Path::new(secret), Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(500));
-    let joined = start(
-        "pipeline_test",
-        &["dyn_redis", "--join", "hand", "--redis", s.url().secret_form(), "--workers", "1"]
-            .map(String::from),
-    );
+    let join = |example: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut args: Vec<String> =
+            ["dyn_redis", "--join", "hand", "--redis", s.url().secret_form()].map(String::from).to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        start_env(example, &args, env)
+    };
+    let joined = join("pipeline_test", &["--workers", "1", "--secret-file", secret], &[]);
+    let finished = |c: Child, what: &str| support::wait_with_timeout(c, what.into(), Duration::from_secs(30));
     // Another workflow may not join: refused, naming the difference.
-    let stranger =
-        support::run("teecopy", &["dyn_redis", "--join", "hand", "--redis", s.url().secret_form()]);
+    let stranger = finished(join("teecopy", &["--secret-file", secret], &[]), "another workflow");
     stranger.assert_code(2).assert_stderr_contains(&["refused by job 'hand'", "fingerprint"]);
+    // Nor a worker without the secret, or with another one.
+    let no_secret = finished(join("pipeline_test", &[], &[]), "a worker without the secret");
+    no_secret.assert_code(2).assert_stderr_contains(&["must prove the run secret", "--secret-file"]);
+    let other = "ab".repeat(32);
+    let wrong = finished(join("pipeline_test", &[], &[("DISPEL4RS_SECRET", &other)]), "another secret");
+    wrong.assert_code(2).assert_stderr_contains(&["runs with another secret than this worker's"]);
     let done = support::wait_with_timeout(
         child,
         "pipeline_test dyn_redis --spawn 1".into(),
@@ -166,38 +184,51 @@ fn a_worker_started_by_hand_joins_and_takes_work() {
 }
 
 #[test]
-fn two_jobs_share_a_server_and_a_corrupt_entry_is_dead_lettered() {
+fn two_jobs_share_a_server_and_forged_entries_are_rejected() {
     let s = server(None);
     let dir = tempfile::tempdir().unwrap();
     let (out_a, out_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-    let dead = dir.path().join("dead.jsonl");
-    let mut args_a = long_job(s.url(), "job-a", &out_a, 2, &["--allow-dead-letters", "--dead-letters"]);
-    args_a.push(dead.display().to_string());
+    let (dead, report) = (dir.path().join("dead.jsonl"), dir.path().join("report.json"));
+    let mut args_a = long_job(s.url(), "job-a", &out_a, 2, &["--dead-letters"]);
+    args_a.extend([dead.display().to_string(), "--report".into(), report.display().to_string()]);
     let a = start("pipeline_test", &args_a);
     let b = start("pipeline_test", &long_job(s.url(), "job-b", &out_b, 2, &[]));
     std::thread::sleep(Duration::from_millis(1000));
-    // Garbage in job a's stream of its third PE.
     let mut c = s.url().connect(Duration::from_secs(3)).unwrap();
-    let key = JobKeys::new("job-a").lane(2);
-    let _: String = c
-        .query(
-            "XADD",
-            dispel4rs_transports::redis::client::cmd("XADD")
-                .arg(&key)
-                .arg("*")
-                .arg("t")
-                .arg(&b"\x02\x00\x00\x00garbage"[..]),
-        )
-        .unwrap();
+    let mut xadd = |key: String, field: &str, bytes: &[u8]| {
+        let _: String = c
+            .query(
+                "XADD",
+                dispel4rs_transports::redis::client::cmd("XADD").arg(&key).arg("*").arg(field).arg(bytes),
+            )
+            .unwrap();
+    };
+    let keys = JobKeys::new("job-a");
+    // A well-formed task of job a's third PE, without a tag: before entries were sealed, it
+    // was run, and its unit (a duplicate) reached the output.
+    let mut task = Vec::new();
+    for n in [2u32, 2, 0] {
+        task.extend_from_slice(&n.to_le_bytes());
+    }
+    let mut units = Vec::new();
+    dispel4rs::value::encode_values(&[dispel4rs::Value::Int(1)], &mut units);
+    task.extend_from_slice(&units);
+    xadd(keys.lane(2), "t", &task);
+    // Garbage in the events stream (a forged `Done` could end a PE early) and in the control
+    // stream of worker process 1 (a forged `Shutdown` would stop it).
+    xadd(keys.key("events"), "e", b"\x02\x00\x00\x00garbage");
+    xadd(keys.key("ctl:1"), "c", b"\x03\x00\x00\x00");
     let a = support::wait_with_timeout(a, "job a".into(), Duration::from_secs(120));
     let b = support::wait_with_timeout(b, "job b".into(), Duration::from_secs(120));
     a.assert_success();
     b.assert_success();
     assert_exactly_once(&out_a, "job a");
     assert_exactly_once(&out_b, "job b");
-    let letters = std::fs::read_to_string(&dead).unwrap();
-    assert_eq!(letters.lines().count(), 1, "one dead letter: {letters}");
-    assert!(letters.contains("corrupt task entry"), "{letters}");
+    let letters = std::fs::read_to_string(&dead).unwrap_or_default();
+    assert_eq!(letters.lines().count(), 0, "no dead letter: {letters}");
+    let report: Json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["rejected_frames"], 3, "three entries rejected: {report}");
+    assert!(a.stderr.contains("not made with this run's secret"), "{}", a.stderr);
     no_keys_left(s.url(), "job-a");
     no_keys_left(s.url(), "job-b");
 }

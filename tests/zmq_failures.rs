@@ -63,6 +63,7 @@ fn hand_started_workers_join_and_strangers_are_rejected() {
     let listen = format!("tcp://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("out.jsonl");
+    let secret = dir.path().join("run.secret");
     let coordinator = Command::new(support::example("pipeline"))
         .args([
             "zmq_multi",
@@ -77,6 +78,8 @@ fn hand_started_workers_join_and_strangers_are_rejected() {
         ])
         .arg("-o")
         .arg(&out_file)
+        .arg("--secret-file")
+        .arg(&secret)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -93,12 +96,15 @@ fn hand_started_workers_join_and_strangers_are_rejected() {
         stranger.send(garbage, 0).unwrap();
     }
     std::thread::sleep(Duration::from_millis(200));
+    support::wait_for_file(&secret, Duration::from_secs(30));
 
-    // Two workers started by hand.
+    // Two workers started by hand, with the secret the coordinator wrote.
     let workers: Vec<_> = (0..2)
         .map(|_| {
             Command::new(support::example("pipeline"))
                 .args(["zmq_multi", "--join", &listen])
+                .arg("--secret-file")
+                .arg(&secret)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -130,6 +136,7 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
     let listen = format!("tcp://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("out.jsonl");
+    let secret = dir.path().join("run.secret");
     let mut coordinator = Command::new(support::example("pipeline"))
         .args([
             "zmq_multi",
@@ -144,6 +151,8 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
         ])
         .arg("-o")
         .arg(&out_file)
+        .arg("--secret-file")
+        .arg(&secret)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -179,6 +188,8 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
     }
     let worker = Command::new(support::example("pipeline"))
         .args(["zmq_multi", "--join", &listen])
+        .arg("--secret-file")
+        .arg(&secret)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -208,4 +219,61 @@ fn garbage_on_the_data_socket_is_rejected_and_the_run_completes() {
         records,
         vec![support::record("sink", "output", serde_json::json!({"count": 3000, "sum": 4501500}))]
     );
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+/// Issue 13, finding 4: SIGTERM to the coordinator while a worker's PE was busy left that
+/// worker alive forever, re-parented to init. Spawned workers now die with their
+/// coordinator (parent-death signal), whatever their PEs are doing.
+#[test]
+fn sigterm_to_the_coordinator_while_a_pe_is_busy_leaves_no_worker_behind() {
+    let mut cmd = Command::new(support::example("faults"));
+    cmd.args(["zmq_multi", "-n", "3", "-d", r#"{"source": [{"n": 3, "do": "sleep:600000"}]}"#]);
+    let coordinator = support::Watched::spawn(cmd);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let workers = loop {
+        let w = support::children_of(coordinator.pid());
+        if w.len() == 2 || Instant::now() > deadline {
+            break w;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(workers.len(), 2);
+    std::thread::sleep(Duration::from_millis(1500)); // `stage` is asleep in its PE code now
+    assert!(Command::new("kill").args(["-TERM", &coordinator.pid().to_string()]).status().unwrap().success());
+    let _ = coordinator.finish(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while workers.iter().any(|w| alive(*w)) {
+        assert!(Instant::now() < deadline, "workers {workers:?} outlived their coordinator");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A worker started by hand has no parent to die with: when its coordinator disappears
+/// (SIGKILL), it notices the silence within `--peer-timeout-ms` and stops by itself, even
+/// with a PE busy in its code (it used to stay forever, still listening).
+#[test]
+fn a_hand_started_worker_stops_by_itself_when_its_coordinator_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("tcp://127.0.0.1:{}", free_port());
+    let secret = dir.path().join("run.secret");
+    let mut cmd = Command::new(support::example("faults"));
+    cmd.args(["zmq_multi", "-n", "2", "--spawn", "0", "--listen", &listen, "--peer-timeout-ms", "1000"])
+        .args(["-d", r#"{"source": [{"n": 3, "do": "sleep:600000"}]}"#, "--secret-file"])
+        .arg(&secret);
+    let coordinator = support::Watched::spawn(cmd);
+    support::wait_for_file(&secret, Duration::from_secs(30));
+    let mut w = Command::new(support::example("faults"));
+    w.args(["zmq_multi", "--join", &listen, "--secret-file"]).arg(&secret);
+    let mut worker = support::Watched::spawn(w);
+    std::thread::sleep(Duration::from_millis(2000)); // joined; `stage` (on the worker) sleeps
+    assert!(Command::new("kill").args(["-9", &coordinator.pid().to_string()]).status().unwrap().success());
+    let _ = coordinator.finish(Duration::from_secs(10));
+    let line = worker.wait_for("stopped responding", Duration::from_secs(30));
+    assert!(line.contains("the coordinator"), "{line}");
+    let out = worker.finish(Duration::from_secs(30));
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
 }

@@ -70,7 +70,11 @@ fn workers_take_messages_retire_and_end() {
         s.store(true, Ordering::SeqCst);
         assert!(pool.wait_all(Duration::from_secs(10)).await, "every worker ends");
         let sizes: Vec<usize> = pool.timeline().iter().map(|(_, n)| *n).collect();
-        assert_eq!(sizes, vec![0, 3, 2, 0], "start, three spawned at once, one retired, all ended");
+        // Start, three spawned at once, one retired, then the last two end (together or one
+        // after the other, as their threads see the stop).
+        assert_eq!(sizes[..3], [0, 3, 2], "{sizes:?}");
+        assert_eq!(sizes.last(), Some(&0), "{sizes:?}");
+        assert!(sizes[2..].windows(2).all(|w| w[1] < w[0]) && sizes.len() <= 5, "{sizes:?}");
         let timeline = pool.timeline();
         let end = timeline.last().unwrap().0;
         assert!(worker_seconds(&timeline, end) > 0.0);

@@ -64,5 +64,8 @@ pub(crate) fn run_job(
         peak_rss_bytes: peak_rss_bytes(),
         pool: Some(outcome.pool),
     };
-    MappingResult::assemble(mapping, plan, end)
+    let rejected = outcome.rejected;
+    let mut result = MappingResult::assemble(mapping, plan, end)?;
+    result.report.rejected_frames = rejected;
+    Ok(result)
 }

@@ -174,6 +174,9 @@ pub enum RunError {
         /// Why.
         reason: &'static str,
     },
+    /// An option is out of range, clashes with another, or the run secret is unusable.
+    #[error(transparent)]
+    Options(#[from] crate::validate::OptionError),
 }
 
 impl RunError {
@@ -219,7 +222,7 @@ impl MappingResult {
         let outputs = end
             .outputs
             .unwrap_or_else(|| Ok(CollectedOutputs::default()))
-            .map_err(|e| RunError::io("cannot write collected outputs", e))?;
+            .map_err(|e| RunError::Aborted(Abort::output(format!("cannot write collected outputs: {e}"))))?;
         let mut report = RunReport::from_stats(
             mapping.name(),
             plan,

@@ -36,7 +36,16 @@ pub(crate) fn init(options: &RunOptions) -> Result<World, RunError> {
         thread_name: "d4r-mpi".into(),
         ..BridgeConfig::default()
     };
-    let bridge = Bridge::spawn(config, || MpiTransport::init(MpiConfig::default())).map_err(|e| {
+    // Heartbeats between ranks on the MPI thread: a rank that stops (SIGSTOP, a hung node)
+    // is noticed within --peer-timeout-ms and the job aborted naming it.
+    let peer_timeout = options.cluster.peer_timeout.max(std::time::Duration::from_millis(400));
+    let mpi_config = MpiConfig {
+        peer_timeout: Some(peer_timeout),
+        heartbeat_interval: (peer_timeout / 4).max(std::time::Duration::from_millis(100)),
+        first_contact_timeout: Some(options.cluster.join_timeout),
+        ..MpiConfig::default()
+    };
+    let bridge = Bridge::spawn(config, move || MpiTransport::init(mpi_config)).map_err(|e| {
         RunError::Aborted(Abort::new(AbortReason::Transport, format!("MPI could not start: {e}")))
     })?;
     let (rank, size) = (bridge.me() as usize, bridge.peers() as usize);
@@ -103,5 +112,7 @@ pub(crate) fn run(
         peak_rss_bytes: outcome.peak_rss_bytes,
         ..RunEnd::default()
     };
-    MappingResult::assemble(Mapping::Mpi, plan, end).map(Some)
+    let mut result = MappingResult::assemble(Mapping::Mpi, plan, end)?;
+    result.report.rejected_frames = outcome.rejected_frames;
+    Ok(Some(result))
 }

@@ -17,38 +17,23 @@ use crate::plan::Plan;
 use crate::runtime::cluster::{run_process, ProcessConfig};
 use crate::runtime::collect::Collector;
 use crate::runtime::inputs::{InputSource, RootInputs};
+use crate::runtime::join::{Admission, Joiner, Message};
 use crate::runtime::launch::{hostname, Manifest, WorkerProcesses};
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::DeadLetters;
+use crate::runtime::secret::coordinator_secret;
 use crate::runtime::wire;
-use dispel4rs_transports::rendezvous::{ClientId, RendezvousClient, RendezvousServer};
+use crate::validate::OptionError;
+/// The secret the processes of a run share (see `dispel4rs_transports::auth`).
+pub use dispel4rs_transports::auth::RunSecret;
+use dispel4rs_transports::auth::SECRET_ENV;
+use dispel4rs_transports::rendezvous::ClientId;
 use dispel4rs_transports::zmq::{ZmqConfig, ZmqTransport};
 use dispel4rs_transports::{Bridge, BridgeConfig, TransportError};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The rendezvous conversation (bincode).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-enum Rendezvous {
-    /// worker → coordinator: let me in.
-    Join { pid: u32, host: String },
-    /// coordinator → worker: your rank, the run's options and inputs.
-    Welcome { rank: u32, manifest: Box<Manifest> },
-    /// worker → coordinator: my plan and my data address.
-    Ready { rank: u32, hello: wire::Hello, address: String },
-    /// coordinator → worker: every data address; start.
-    Start { addresses: Vec<String> },
-    /// coordinator → worker: you cannot take part (why).
-    Reject { reason: String },
-}
-
-fn encode(m: &Rendezvous) -> Result<Vec<u8>, RunError> {
-    wire::to_bytes(m)
-        .map_err(|e| RunError::Aborted(Abort::internal(format!("cannot encode a rendezvous message: {e}"))))
-}
-
-fn zmq_config(options: &RunOptions) -> ZmqConfig {
+fn zmq_config(options: &RunOptions, secret: &RunSecret) -> ZmqConfig {
     let peer_timeout = options.cluster.peer_timeout.max(Duration::from_millis(400));
     ZmqConfig {
         peer_timeout,
@@ -58,6 +43,7 @@ fn zmq_config(options: &RunOptions) -> ZmqConfig {
         // BYE) before the sockets close; what may still wait at close is a goodbye to a peer
         // that has already gone, which must not hold the exit.
         linger: Duration::from_millis(200),
+        auth: options.cluster.authenticate_frames.then(|| secret.mac("frames")),
         ..ZmqConfig::default()
     }
 }
@@ -70,12 +56,16 @@ fn data_bridge(
     me: u32,
     peers: u32,
     options: &RunOptions,
+    secret: &RunSecret,
 ) -> Result<(Bridge<ZmqTransport>, String), RunError> {
     let addr = format!("tcp://{}:0", options.cluster.bind_host);
-    let config = zmq_config(options);
+    let config = zmq_config(options, secret);
     let bridge_config = BridgeConfig {
         outgoing_capacity: 4 * options.mailbox_batches.max(8),
         thread_name: "d4r-zmq".into(),
+        // Everything that matters is acknowledged before the end; what may be left (an abort
+        // to a peer that is gone) must not hold the exit long.
+        shutdown_timeout: Duration::from_secs(3),
         ..BridgeConfig::default()
     };
     let bind_addr = addr.clone();
@@ -99,26 +89,39 @@ pub(crate) fn run_coordinator(
     let peers = u32::try_from(n)
         .map_err(|_| RunError::Aborted(Abort::new(AbortReason::Startup, format!("-n {n} is too large"))))?;
     let hello = wire::Hello { fingerprint: plan.fingerprint(), pid: std::process::id(), host: hostname() };
-    let mut server = RendezvousServer::bind(&options.cluster.listen).map_err(|e| {
+    let spawn = match options.cluster.spawn {
+        Some(spawn) if spawn > n - 1 => {
+            return Err(RunError::Options(OptionError::TooManySpawned { spawn, processes: n, most: n - 1 }));
+        }
+        Some(spawn) => spawn,
+        None => n - 1,
+    };
+    let secret = coordinator_secret("zmq_multi", options.cluster.secret_file.as_deref(), spawn < n - 1)?;
+    let mut admission = Admission::bind(&options.cluster.listen, &secret).map_err(|e| {
         transport_error(&format!("cannot listen for workers on {}", options.cluster.listen), e)
     })?;
-    let (bridge, my_address) = data_bridge(0, peers, options)?;
-    tracing::info!("zmq_multi coordinator: rendezvous at {}, data socket at {my_address}", server.endpoint());
-    let spawn = options.cluster.spawn.unwrap_or(n - 1).min(n - 1);
+    let (bridge, my_address) = data_bridge(0, peers, options, &secret)?;
+    tracing::info!(
+        "zmq_multi coordinator: rendezvous at {}, data socket at {my_address}",
+        admission.endpoint()
+    );
     let args: Vec<String> =
-        ["zmq_multi", "--join", server.endpoint(), "--bind-host", &options.cluster.bind_host]
+        ["zmq_multi", "--join", admission.endpoint(), "--bind-host", &options.cluster.bind_host]
             .iter()
             .map(|s| s.to_string())
             .collect();
-    let workers = WorkerProcesses::spawn(spawn, &args, &[])?;
+    // The secret reaches the workers through their environment, never their command line.
+    let workers = WorkerProcesses::spawn(spawn, &args, &[(SECRET_ENV.to_owned(), secret.expose_hex())])?;
     if spawn < n - 1 {
         eprintln!(
-            "zmq_multi: waiting for {} worker(s): start them with `<this program> zmq_multi --join {}` (add --bind-host <this host's address> on other hosts)",
+            "zmq_multi: waiting for {} worker(s): start them with `<this program> zmq_multi --join {}` and the run \
+             secret (--secret-file or {SECRET_ENV}); add --bind-host <this host's address> on other hosts",
             n - 1 - spawn,
-            server.endpoint()
+            admission.endpoint()
         );
     }
-    let manifest = Manifest::new(options, input_spec);
+    let manifest = wire::to_bytes_unlimited(&Manifest::new(options, input_spec))
+        .map_err(|e| RunError::Aborted(Abort::internal(format!("cannot encode the run's manifest: {e}"))))?;
     let deadline = Instant::now() + options.cluster.join_timeout;
     let mut next_rank = 1u32;
     let mut addresses: Vec<Option<String>> = vec![None; n];
@@ -129,12 +132,16 @@ pub(crate) fn run_coordinator(
         if Instant::now() >= deadline {
             workers.finish(Duration::from_millis(100));
             let joined = addresses.iter().filter(|a| a.is_some()).count() - 1;
+            let refused = match admission.refused() {
+                0 => String::new(),
+                r => format!(" ({r} process(es) that did not prove the run secret were refused)"),
+            };
             return Err(RunError::Aborted(Abort::new(
                 AbortReason::Startup,
                 format!(
-                    "only {joined} of {} workers joined at {} within {:?}",
+                    "only {joined} of {} workers joined at {} within {:?}{refused}",
                     n - 1,
-                    server.endpoint(),
+                    admission.endpoint(),
                     options.cluster.join_timeout
                 ),
             )));
@@ -146,35 +153,29 @@ pub(crate) fn run_coordinator(
                 format!("worker process {pid} exited before the run started ({status})"),
             )));
         }
-        let Some((client, bytes)) =
-            server.recv(Duration::from_millis(50)).map_err(|e| transport_error("rendezvous", e))?
+        let Some((client, message)) =
+            admission.next(Duration::from_millis(50)).map_err(|e| transport_error("rendezvous", e))?
         else {
             continue;
         };
-        let message = match wire::from_bytes::<Rendezvous>(&bytes) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!("ignored a malformed message on the rendezvous socket: {e}");
-                continue;
-            }
-        };
-        let reply = match message {
-            Rendezvous::Join { pid, host } => {
+        match message {
+            Message::Join { pid, host } => {
                 if next_rank >= peers {
-                    Rendezvous::Reject { reason: format!("the run already has its {} workers", n - 1) }
+                    let reason = format!("the run already has its {} workers", n - 1);
+                    admission.send(&client, &Message::Reject { reason })?;
                 } else {
                     let rank = next_rank;
                     next_rank += 1;
                     names[rank as usize] = format!("worker {rank} (pid {pid} on {host})");
                     workers.label(pid, format!("worker {rank}"));
                     clients.push((client.clone(), rank));
-                    Rendezvous::Welcome { rank, manifest: Box::new(manifest.clone()) }
+                    admission.welcome(&client, rank, &manifest)?;
                 }
             }
-            Rendezvous::Ready { rank, hello: theirs, address } => {
+            Message::Ready { rank, hello: theirs, address } => {
                 let known = clients.iter().any(|(c, r)| *c == client && *r == rank);
                 if !known {
-                    Rendezvous::Reject { reason: "ready without a welcome".into() }
+                    admission.send(&client, &Message::Reject { reason: "ready without a welcome".into() })?;
                 } else if theirs.fingerprint != hello.fingerprint {
                     workers.finish(Duration::from_millis(100));
                     return Err(RunError::Aborted(Abort::new(AbortReason::Startup, format!(
@@ -183,17 +184,16 @@ pub(crate) fn run_coordinator(
                     ))));
                 } else {
                     addresses[rank as usize] = Some(address);
-                    continue;
                 }
             }
-            other => Rendezvous::Reject { reason: format!("unexpected {other:?}") },
-        };
-        server.send(&client, &encode(&reply)?).map_err(|e| transport_error("rendezvous", e))?;
+            other => {
+                admission.send(&client, &Message::Reject { reason: format!("unexpected {other:?}") })?;
+            }
+        }
     }
     let addresses: Vec<String> = addresses.into_iter().flatten().collect();
     for (client, _) in &clients {
-        let start = Rendezvous::Start { addresses: addresses.clone() };
-        server.send(client, &encode(&start)?).map_err(|e| transport_error("rendezvous", e))?;
+        admission.send(client, &Message::Start { addresses: addresses.clone() })?;
     }
     let connect_to = addresses.clone();
     bridge
@@ -229,69 +229,46 @@ pub(crate) fn run_coordinator(
         peak_rss_bytes: outcome.peak_rss_bytes,
         ..RunEnd::default()
     };
-    MappingResult::assemble(Mapping::ZmqMulti, plan, end)
+    let mut result = MappingResult::assemble(Mapping::ZmqMulti, plan, end)?;
+    result.report.rejected_frames = outcome.rejected_frames;
+    Ok(result)
 }
 
-fn receive(client: &mut RendezvousClient, join: &str, timeout: Duration) -> Result<Rendezvous, RunError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(RunError::Aborted(Abort::new(
-                AbortReason::Startup,
-                format!("no answer from the coordinator at {join} within {timeout:?}"),
-            )));
-        }
-        let bytes = client
-            .recv(left.min(Duration::from_millis(200)))
-            .map_err(|e| transport_error(&format!("rendezvous with {join}"), e))?;
-        if let Some(bytes) = bytes {
-            return match wire::from_bytes::<Rendezvous>(&bytes) {
-                Ok(Rendezvous::Reject { reason }) => Err(RunError::Aborted(Abort::new(
-                    AbortReason::Startup,
-                    format!("the coordinator at {join} refused this worker: {reason}"),
-                ))),
-                Ok(m) => Ok(m),
-                Err(e) => Err(RunError::Aborted(Abort::new(
-                    AbortReason::Startup,
-                    format!("a malformed message from {join}: {e}"),
-                ))),
-            };
-        }
-    }
-}
-
-/// A worker's side: joins the coordinator at `join`, then runs the instances of the slot it
-/// is given. `bind_host` is the host or interface its data socket binds to; `join_timeout`
-/// bounds the wait for the coordinator's answers.
+/// A worker's side: joins the coordinator at `join` (proving `secret`, and checking that the
+/// coordinator proves it too), then runs the instances of the slot it is given. `bind_host`
+/// is the host or interface its data socket binds to; `join_timeout` bounds each wait for
+/// the coordinator's answers.
 pub fn run_worker(
     graph: &WorkflowGraph,
     join: &str,
     bind_host: &str,
     join_timeout: Duration,
+    secret: &RunSecret,
 ) -> Result<(), RunError> {
-    let mut client = RendezvousClient::connect(join)
-        .map_err(|e| transport_error(&format!("cannot reach the coordinator at {join}"), e))?;
+    dispel4rs_actors::supervision::quiet_supervised_panics();
+    let mut joiner = Joiner::connect(join, secret, join_timeout)?;
     let (pid, host) = (std::process::id(), hostname());
-    let send = |client: &mut RendezvousClient, m: &Rendezvous| {
-        client.send(&encode(m)?).map_err(|e| transport_error(&format!("rendezvous with {join}"), e))
-    };
-    send(&mut client, &Rendezvous::Join { pid, host: host.clone() })?;
-    let Rendezvous::Welcome { rank, manifest } = receive(&mut client, join, join_timeout)? else {
+    joiner.send(&Message::Join { pid, host: host.clone() })?;
+    let Message::Welcome { rank, parts } = joiner.recv(join_timeout)? else {
         return Err(RunError::Aborted(Abort::new(
             AbortReason::Startup,
             format!("the coordinator at {join} did not welcome this worker"),
         )));
     };
+    let manifest = joiner.receive_manifest(parts, join_timeout)?;
+    let manifest: Manifest = wire::from_bytes_unlimited(&manifest).map_err(|e| {
+        RunError::Aborted(Abort::new(AbortReason::Startup, format!("a malformed manifest from {join}: {e}")))
+    })?;
     let options = manifest.worker_options(bind_host);
+    options.validate()?;
     let plan = Plan::new(graph, options.processes)?;
     let peers = plan.processes() as u32;
     let inputs = RootInputs::resolve(&plan, manifest.inputs())?;
-    let (bridge, address) = data_bridge(rank, peers, &options)?;
+    let (bridge, address) = data_bridge(rank, peers, &options, secret)?;
     tracing::info!("zmq_multi worker {rank}: data socket at {address}");
     let hello = wire::Hello { fingerprint: plan.fingerprint(), pid, host };
-    send(&mut client, &Rendezvous::Ready { rank, hello: hello.clone(), address })?;
-    let Rendezvous::Start { addresses } = receive(&mut client, join, options.cluster.join_timeout)? else {
+    joiner.send(&Message::Ready { rank, hello: hello.clone(), address })?;
+    let Message::Start { addresses } = joiner.recv(options.cluster.join_timeout)? else {
         return Err(RunError::Aborted(Abort::new(
             AbortReason::Startup,
             format!("the coordinator at {join} did not start the run"),

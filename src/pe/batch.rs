@@ -123,11 +123,15 @@ impl<'a> Batch<'a> {
         out.mark();
         let cause = match catch_panic_nested(|| f(unit, out)) {
             Ok(Ok(())) if !out.aborted() => {
-                self.succeeded += 1;
-                if self.kept.is_some() {
-                    self.kept = None;
+                out.commit();
+                if !out.aborted() {
+                    self.succeeded += 1;
+                    if self.kept.is_some() {
+                        self.kept = None;
+                    }
+                    return;
                 }
-                return;
+                FailureCause::Error(PeError::aborted(""))
             }
             Ok(Ok(())) => FailureCause::Error(PeError::aborted("")),
             Ok(Err(e)) => FailureCause::Error(e),
@@ -166,7 +170,12 @@ impl<'a> Batch<'a> {
             out.mark();
             let unit = &self.units[i];
             let cause = match catch_panic_nested(|| f(unit, out)) {
-                Ok(Ok(())) if !out.aborted() => {
+                Ok(Ok(()))
+                    if !out.aborted() && {
+                        out.commit();
+                        !out.aborted()
+                    } =>
+                {
                     self.next = i + 1;
                     self.succeeded += 1;
                     // SAFETY: slot `i` still owns its unit; advancing `next` above marks it as

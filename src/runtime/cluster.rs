@@ -20,8 +20,10 @@
 use crate::abort::{Abort, AbortReason};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
+use crate::runtime::guard::{Guard, Outstanding, Violation};
 use crate::runtime::host::{Address, Body, Delivery, Done, Eos, Host, HostConfig};
 use crate::runtime::inputs::RootInputs;
+use crate::runtime::log_limit::{Level, RateLimitedLog};
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats};
 use crate::runtime::wire;
@@ -31,6 +33,7 @@ use dispel4rs_actors::credits::Permit;
 use dispel4rs_actors::mailbox::{Envelope, Mailbox};
 use dispel4rs_transports::{BridgeSender, Frame, Incoming, PeerId, TransportError};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -70,6 +73,9 @@ pub(crate) struct ProcessOutcome {
     pub tail: Option<Duration>,
     /// The largest peak RSS of all processes (coordinator), or this process's.
     pub peak_rss_bytes: Option<u64>,
+    /// Frames from outside the run (or failing authentication) dropped by every process
+    /// (coordinator), or by this one.
+    pub rejected_frames: u64,
 }
 
 /// What the dispatcher and the watchers tell the main loop.
@@ -161,10 +167,9 @@ impl Handler<Forward> for Proxy {
 }
 
 /// Hands incoming frames to local actors; runs on a thread of its own until the transport
-/// closes or `stop` is set.
+/// closes or `stop` is set. Every frame is checked by the [`Guard`] first.
 struct Dispatcher {
     plan: Arc<Plan>,
-    me: usize,
     mailboxes: Vec<Option<Mailbox<Delivery>>>,
     eos: Vec<Option<Recipient<Eos>>>,
     permits: Arc<Mutex<Vec<VecDeque<Permit>>>>,
@@ -172,10 +177,14 @@ struct Dispatcher {
     control: mpsc::UnboundedSender<Control>,
     names: Arc<Vec<String>>,
     hello: wire::Hello,
+    guard: Guard,
+    /// Frames from outside the run (or failing authentication) dropped so far.
+    rejected: Arc<AtomicU64>,
+    rejected_log: RateLimitedLog,
     /// Processes that have sent their final report: their closing is expected.
-    reported: std::cell::RefCell<std::collections::HashSet<PeerId>>,
+    reported: std::collections::HashSet<PeerId>,
     /// The coordinator ended the run: other processes closing is expected.
-    shutting_down: std::cell::Cell<bool>,
+    shutting_down: bool,
 }
 
 impl Dispatcher {
@@ -187,7 +196,13 @@ impl Dispatcher {
         let _ = self.control.send(Control::Abort(Abort::new(reason, why)));
     }
 
-    fn run(self, incoming: Receiver<Incoming>, aborts: Option<Receiver<String>>) {
+    /// Stops the run: `peer` sent what it must not.
+    fn violation(&self, peer: PeerId, v: Violation) -> bool {
+        self.abort(AbortReason::Protocol, format!("{} sent {v}", self.name(peer)));
+        false
+    }
+
+    fn run(mut self, incoming: Receiver<Incoming>, aborts: Option<Receiver<String>>) {
         let never = crossbeam_channel::never();
         let aborts = aborts.unwrap_or(never);
         loop {
@@ -215,96 +230,137 @@ impl Dispatcher {
         }
     }
 
+    /// The credit of a batch from `peer` to local address `to`: releases the guard's count,
+    /// then sends `CREDIT` back.
+    fn permit(&self, peer: PeerId, to: usize, outstanding: Outstanding) -> Permit {
+        let credits = self.credits.clone();
+        Permit::releasing(move || {
+            outstanding.release();
+            let _ = credits.send((peer, to));
+        })
+    }
+
     /// Handles one frame; false to stop.
-    fn frame(&self, peer: PeerId, frame: Frame) -> bool {
+    fn frame(&mut self, peer: PeerId, frame: Frame) -> bool {
         let to = frame.channel as usize;
         let n = self.plan.instances().len();
-        let bad = |what: &str| format!("{} sent a bad {what} frame", self.name(peer));
+        let sender = self.name(peer);
+        let bad = |what: &str, e: &dyn std::fmt::Display| format!("{sender} sent a bad {what} frame: {e}");
+        let max_units = self.guard.batch_size();
         match frame.kind {
-            wire::DATA | wire::COLLECT => {
-                let body = if frame.kind == wire::DATA {
-                    wire::read_data(&frame.payload).map(|(port, units)| Body::Units { port, units })
-                } else {
-                    wire::read_collect(&frame.payload).map(|(name, units)| Body::Collect { name, units })
-                };
-                let body = match body {
-                    Ok(b) => b,
+            wire::DATA => {
+                // Checked before the units are decoded.
+                let admitted = wire::data_port(&frame.payload)
+                    .and_then(|port| Ok((port, wire::batch_len(wire::data_units(&frame.payload)?)?)));
+                let (port, units) = match admitted {
+                    Ok(a) => a,
                     Err(e) => {
-                        self.abort(AbortReason::Protocol, format!("{}: {e}", bad("data")));
+                        self.abort(AbortReason::Protocol, bad("data", &e));
                         return false;
                     }
                 };
-                let address = match (Address::at(to, n), &body) {
-                    (Some(a @ Address::Instance(_)), Body::Units { .. })
-                    | (Some(a @ Address::Collector), Body::Collect { .. }) => a,
-                    _ => {
-                        self.abort(
-                            AbortReason::Protocol,
-                            format!("{}: no such destination {to}", bad("data")),
-                        );
+                let outstanding = match self.guard.data(peer, to, port, units) {
+                    Ok(o) => o,
+                    Err(v) => return self.violation(peer, v),
+                };
+                let permit = self.permit(peer, to, outstanding);
+                let units = match wire::read_data(&frame.payload, max_units) {
+                    Ok((_, units)) => units,
+                    Err(e) => {
+                        self.abort(AbortReason::Protocol, bad("data", &e));
                         return false;
                     }
                 };
-                let Some(mailbox) = self.mailboxes.get(to).and_then(Option::as_ref) else {
-                    self.abort(
-                        AbortReason::Protocol,
-                        format!("{}: {address:?} is not hosted by process {}", bad("data"), self.me),
-                    );
-                    return false;
-                };
-                let credits = self.credits.clone();
-                let permit = Permit::releasing(move || {
-                    let _ = credits.send((peer, to));
-                });
-                if mailbox.send_with(Delivery { to: address, body }, permit).is_err() {
-                    tracing::debug!(
-                        "instance {to} has stopped; a late batch from {} is dropped",
-                        self.name(peer)
+                self.deliver(peer, Address::Instance(to), Body::Units { port, units }, permit);
+            }
+            wire::COLLECT => {
+                if to != n {
+                    return self.violation(
+                        peer,
+                        Violation(format!("collected units for channel {to}, not the collector")),
                     );
                 }
+                let units = wire::collect_units(&frame.payload).and_then(wire::batch_len);
+                let outstanding = match units.map_err(|e| Violation(format!("a bad collect frame: {e}"))) {
+                    Ok(units) => match self.guard.collect(peer, units) {
+                        Ok(o) => o,
+                        Err(v) => return self.violation(peer, v),
+                    },
+                    Err(v) => return self.violation(peer, v),
+                };
+                let permit = self.permit(peer, to, outstanding);
+                let (name, units) = match wire::read_collect(&frame.payload, max_units) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.abort(AbortReason::Protocol, bad("collect", &e));
+                        return false;
+                    }
+                };
+                self.deliver(peer, Address::Collector, Body::Collect { name, units }, permit);
             }
             wire::CREDIT => {
+                if let Err(v) = self.guard.credit_from_host(peer, to) {
+                    return self.violation(peer, v);
+                }
                 let permit = self
                     .permits
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .get_mut(to)
                     .and_then(VecDeque::pop_front);
+                if permit.is_none() {
+                    let what =
+                        Address::at(to, n).map_or_else(|| format!("channel {to}"), |a| format!("{a:?}"));
+                    return self.violation(
+                        peer,
+                        Violation(format!("a credit for {what} with no batch outstanding")),
+                    );
+                }
                 drop(permit);
             }
-            wire::EOS => match self.eos.get(to).and_then(Option::as_ref) {
-                Some(r) => r.do_send(Eos { to }),
-                None => {
-                    self.abort(
-                        AbortReason::Protocol,
-                        format!(
-                            "{}: instance {to} is not hosted by process {}",
-                            bad("end-of-stream"),
-                            self.me
-                        ),
-                    );
-                    return false;
+            wire::EOS => {
+                if let Err(v) = self.guard.eos(peer, to) {
+                    return self.violation(peer, v);
                 }
-            },
-            wire::DONE if to < n => match wire::from_bytes::<InstanceStats>(&frame.payload) {
-                Ok(stats) => {
-                    let _ = self.control.send(Control::Done { global: to, stats: Box::new(stats) });
+                match self.eos.get(to).and_then(Option::as_ref) {
+                    Some(r) => r.do_send(Eos { to }),
+                    None => {
+                        let v = Violation(format!(
+                            "an end of stream for instance {to}, which is not hosted here"
+                        ));
+                        return self.violation(peer, v);
+                    }
                 }
-                Err(e) => {
-                    self.abort(AbortReason::Protocol, format!("{}: {e}", bad("done")));
-                    return false;
+            }
+            wire::DONE => {
+                if let Err(v) = self.guard.done(peer, to) {
+                    return self.violation(peer, v);
                 }
-            },
-            wire::REPORT => match wire::from_bytes::<wire::Report>(&frame.payload) {
-                Ok(report) => {
-                    self.reported.borrow_mut().insert(peer);
-                    let _ = self.control.send(Control::Report { from: peer as usize, report });
+                match wire::from_bytes::<InstanceStats>(&frame.payload) {
+                    Ok(stats) => {
+                        let _ = self.control.send(Control::Done { global: to, stats: Box::new(stats) });
+                    }
+                    Err(e) => {
+                        self.abort(AbortReason::Protocol, bad("done", &e));
+                        return false;
+                    }
                 }
-                Err(e) => {
-                    self.abort(AbortReason::Protocol, format!("{}: {e}", bad("report")));
-                    return false;
+            }
+            wire::REPORT => {
+                if let Err(v) = self.guard.report(peer) {
+                    return self.violation(peer, v);
                 }
-            },
+                match wire::from_bytes::<wire::Report>(&frame.payload) {
+                    Ok(report) => {
+                        self.reported.insert(peer);
+                        let _ = self.control.send(Control::Report { from: peer as usize, report });
+                    }
+                    Err(e) => {
+                        self.abort(AbortReason::Protocol, bad("report", &e));
+                        return false;
+                    }
+                }
+            }
             wire::HELLO => match wire::from_bytes::<wire::Hello>(&frame.payload) {
                 Ok(h) if h.fingerprint == self.hello.fingerprint => {}
                 Ok(h) => {
@@ -319,7 +375,7 @@ impl Dispatcher {
                     return false;
                 }
                 Err(e) => {
-                    self.abort(AbortReason::Protocol, format!("{}: {e}", bad("hello")));
+                    self.abort(AbortReason::Protocol, bad("hello", &e));
                     return false;
                 }
             },
@@ -329,36 +385,66 @@ impl Dispatcher {
                 return false;
             }
             wire::SHUTDOWN => {
-                self.shutting_down.set(true);
+                if let Err(v) = self.guard.only_from_coordinator(peer, "shutdown") {
+                    return self.violation(peer, v);
+                }
+                self.shutting_down = true;
                 let _ = self.control.send(Control::Shutdown);
             }
             wire::BYE => {
+                if let Err(v) = self.guard.only_from_coordinator(peer, "goodbye") {
+                    return self.violation(peer, v);
+                }
                 let _ = self.control.send(Control::Bye);
             }
             other => {
-                self.abort(
-                    AbortReason::Protocol,
-                    format!("{} sent a frame of unknown kind {other}", self.name(peer)),
-                );
-                return false;
+                return self.violation(peer, Violation(format!("a frame of unknown kind {other}")));
             }
         }
         true
     }
 
+    /// Hands a checked batch to its local actor.
+    fn deliver(&self, peer: PeerId, to: Address, body: Body, permit: Permit) {
+        let slot = to.slot(self.plan.instances().len());
+        match self.mailboxes.get(slot).and_then(Option::as_ref) {
+            Some(mailbox) => {
+                if mailbox.send_with(Delivery { to, body }, permit).is_err() {
+                    // Only while this process is aborting: an instance that ended normally
+                    // has had every end of stream, and the guard refuses data after those.
+                    tracing::debug!(
+                        "{to:?} has stopped (the run is stopping); a batch from {} is dropped",
+                        self.name(peer)
+                    );
+                }
+            }
+            None => {
+                self.abort(AbortReason::Internal, format!("{to:?} passed the checks but is not hosted here"))
+            }
+        }
+    }
+
     /// Handles a transport error; false to stop.
-    fn transport_error(&self, e: TransportError) -> bool {
-        if self.shutting_down.get() || e.peer().is_some_and(|p| self.reported.borrow().contains(&p)) {
+    fn transport_error(&mut self, e: TransportError) -> bool {
+        match &e {
+            TransportError::CorruptFrame { peer: None, .. }
+            | TransportError::Unauthenticated { .. }
+            | TransportError::UnexpectedSource { .. } => {
+                // A stranger wrote to our port (or a frame failed authentication): the
+                // transport dropped it; count it and carry on.
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                self.rejected_log
+                    .event("", Level::Warn, || format!("rejected a frame from outside the run: {e}"));
+                return true;
+            }
+            _ => {}
+        }
+        if self.shutting_down || e.peer().is_some_and(|p| self.reported.contains(&p)) {
             // A worker that has finished and reported closes its connection: expected.
             tracing::debug!("{e} (after its final report)");
             return true;
         }
         match &e {
-            TransportError::CorruptFrame { peer: None, .. } | TransportError::UnexpectedSource { .. } => {
-                // A stranger wrote to our port: the transport dropped the frame; carry on.
-                tracing::warn!("rejected a frame from outside the run: {e}");
-                true
-            }
             TransportError::PeerLost { peer, .. } | TransportError::PeerSilent { peer, .. } => {
                 self.abort(AbortReason::PeerLost, format!("{} stopped responding: {e}", self.name(*peer)));
                 false
@@ -434,6 +520,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
 
         // Credits back to senders, from a thread that may block on the bridge.
         let (credit_tx, credit_rx) = crossbeam_channel::unbounded::<(PeerId, usize)>();
+        let rejected = Arc::new(AtomicU64::new(0));
         let credit_sender = sender.clone();
         let credit_thread = std::thread::Builder::new()
             .name("d4r-credits".into())
@@ -447,7 +534,6 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             .map_err(|e| Abort::new(AbortReason::Transport, format!("cannot start a thread: {e}")))?;
         let dispatcher = Dispatcher {
             plan: plan.clone(),
-            me,
             mailboxes: Address::all(n).map(|a| host.local_mailbox(a).cloned()).collect(),
             eos: (0..n).map(|g| host.local_eos(g).cloned()).collect(),
             permits: permits.clone(),
@@ -455,8 +541,11 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             control: control_tx.clone(),
             names: names.clone(),
             hello: hello.clone(),
+            guard: Guard::new(&plan, me, capacity, options.batch_size),
+            rejected: rejected.clone(),
+            rejected_log: RateLimitedLog::new("rejected frames", 5),
             reported: Default::default(),
-            shutting_down: Default::default(),
+            shutting_down: false,
         };
         if !coordinator {
             let bytes = wire::to_bytes(&hello).map_err(|e| Abort::internal(format!("cannot encode the start-up check: {e}")))?;
@@ -478,6 +567,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         let mut all_done_at: Option<(Instant, u64)> = None;
         let mut last_unit_unix = 0u64;
         let mut peak = peak_rss_bytes();
+        let mut rejected_elsewhere = 0u64;
         let mut outputs = None;
         let mut aborted = None;
         let host_start_unix = unix_ns().saturating_sub(host.started().elapsed().as_nanos() as u64);
@@ -498,6 +588,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                     dead_kept: wire::encode_dead(&dead.kept()),
                     peak_rss_bytes: peak_rss_bytes(),
                     last_unit_unix_ns: host_start_unix + host.last_unit().as_nanos() as u64,
+                    rejected_frames: rejected.load(Ordering::Relaxed),
                 };
                 // Wait until the proxy has handed the report (and the frames queued before it)
                 // to the transport, then for the coordinator's acknowledgement: after it,
@@ -560,6 +651,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                             Err(e) => tracing::warn!("{}: unreadable dead letters: {e}", names.get(from).map_or("a worker", |s| s)),
                         }
                         peak = peak.max(report.peak_rss_bytes);
+                        rejected_elsewhere += report.rejected_frames;
                         last_unit_unix = last_unit_unix.max(report.last_unit_unix_ns);
                     }
                     Some(Control::Abort(why)) => { aborted = Some(why); break; }
@@ -586,6 +678,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             return Err(why);
         }
         let tail = all_done_at.map(|(_, at)| Duration::from_nanos(at.saturating_sub(last_unit_unix)));
-        Ok(ProcessOutcome { outputs, stats, tail, peak_rss_bytes: peak })
+        let rejected_frames = rejected.load(Ordering::Relaxed) + rejected_elsewhere;
+        Ok(ProcessOutcome { outputs, stats, tail, peak_rss_bytes: peak, rejected_frames })
     })
 }

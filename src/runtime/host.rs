@@ -34,6 +34,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// How long [`Host::stop`] waits for PE code that is still running.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// Where a delivery goes: an instance, or the collector of unconnected outputs.
 ///
 /// Address tables (the mailboxes of a host, the credits of a proxy, the channel of a frame)
@@ -241,7 +244,11 @@ impl Core {
     fn new(shared: Arc<Shared>, global: usize, blocking: bool) -> (Core, Flow) {
         let planned = shared.plan.instances()[global];
         let pe = &shared.plan.pes()[planned.pe];
-        let (inst, flow) = Instance::new(pe, planned.index, global, &shared.options, shared.dead.clone());
+        let (mut inst, flow) = Instance::new(pe, planned.index, global, &shared.options, shared.dead.clone());
+        if shared.local.iter().any(|hosted| !hosted) {
+            // Part of a multi-process run: every unit must fit in a frame.
+            inst.buffers_mut().set_unit_limit(crate::runtime::wire::MAX_UNIT_BYTES);
+        }
         let outlet = Outlet::new(&shared.plan, planned.pe, planned.index, shared.dead.clone());
         let core = Core {
             global,
@@ -747,14 +754,26 @@ impl Host {
         self.shared.started
     }
 
-    /// Stops the arbiters and releases every waiting thread.
+    /// Stops the arbiters and releases every waiting thread. An arbiter whose PE is still
+    /// busy in its own code (after an abort: it may never return) is waited for at most
+    /// [`STOP_GRACE`], so that a process never hangs on a PE when its run has failed.
     pub(crate) fn stop(self) {
         self.shared.close_all();
         for a in &self.arbiters {
             a.stop();
         }
-        for a in self.arbiters {
-            let _ = a.join();
+        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let arbiters = self.arbiters;
+        let joiner = std::thread::Builder::new().name("d4r-stop".into()).spawn(move || {
+            for a in arbiters {
+                let _ = a.join();
+            }
+            let _ = tx.send(());
+        });
+        if joiner.is_ok() && rx.recv_timeout(STOP_GRACE).is_err() {
+            tracing::warn!(
+                "a PE instance is still busy in its own code {STOP_GRACE:?} after the run stopped; not waiting for it"
+            );
         }
     }
 }

@@ -158,7 +158,8 @@ impl RootInputs {
 
     /// Parses the `-d` / `-f` JSON text; `source_name` names the option in errors.
     pub fn from_json(plan: &Plan, text: &str, source_name: &str) -> Result<Self, InputError> {
-        let value = Value::from_json(text)
+        // The document wraps each unit in two levels: {"root": [unit, ...]}.
+        let value = Value::from_json_nested(text, crate::value::MAX_DEPTH + 2)
             .map_err(|e| InputError::Json { source_name: source_name.to_owned(), error: e.to_string() })?;
         let Value::Map(entries) = value else {
             return Err(InputError::NotObject {

@@ -105,7 +105,9 @@ impl Instance {
             factory: pe.factory.clone(),
             inputs: pe.inputs.clone(),
             root_port: pe.root_port(),
-            buffers: OutputBuffers::new(pe.outputs.clone(), options.batch_size),
+            buffers: OutputBuffers::new(pe.outputs.clone(), options.batch_size)
+                .with_byte_budget(options.batch_bytes)
+                .with_retry_hold(options.retry_hold_batches),
             state: State::Restarting,
             tracker: RestartTracker::new(options.restart.clone()),
             max_retries: options.max_retries,

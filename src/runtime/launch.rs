@@ -11,8 +11,10 @@
 //!   and written there line by line, each line whole and prefixed with the worker's name
 //!   (`[worker 2] ...`), so a `println!` in a PE reaches the user under every mapping.
 //! * **Lifetime**: on Linux a spawned worker gets a parent-death signal (SIGKILL when the
-//!   coordinator's spawning thread dies), so no worker outlives a coordinator that was
-//!   killed; a worker that exits early is reported by [`WorkerProcesses::watch`]; at the end
+//!   coordinator's spawning thread dies: the main thread, so whatever ends the coordinator —
+//!   SIGKILL, SIGTERM, a crash), so no worker outlives its coordinator, even with a PE busy
+//!   in its code; a worker started by hand stops by itself once it has not heard from the
+//!   coordinator for `--peer-timeout-ms` (heartbeats); a worker that exits early is reported by [`WorkerProcesses::watch`]; at the end
 //!   [`WorkerProcesses::finish`] reaps them all, killing those still running after a grace
 //!   period.
 
@@ -52,6 +54,8 @@ impl Manifest {
         // The coordinator writes every dead letter; a worker's path would name a file of
         // another host, or the same file twice.
         options.dead_letter_file = None;
+        // The secret is the worker's own business (environment or its --secret-file).
+        options.cluster.secret_file = None;
         Manifest { options, inputs: inputs.clone() }
     }
 
@@ -127,12 +131,17 @@ fn forward(
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent; this runs in
-    // the child between fork and exec.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl, getppid and _exit are async-signal-safe and touch no memory of the
+    // parent; this runs in the child between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then no signal would come.
+            if libc::getppid() != parent {
+                libc::_exit(1);
             }
             Ok(())
         });

@@ -3,13 +3,19 @@
 
 pub(crate) mod cluster;
 pub mod collect;
+pub(crate) mod guard;
 pub(crate) mod host;
 pub mod inputs;
 pub mod instance;
+#[cfg(feature = "zmq")]
+pub(crate) mod join;
 pub(crate) mod launch;
+pub(crate) mod log_limit;
 pub mod options;
 pub mod outlet;
 pub(crate) mod pool;
 pub mod report;
+pub(crate) mod secret;
+pub(crate) mod staged;
 pub mod termination;
 pub(crate) mod wire;

@@ -31,6 +31,13 @@ pub struct RunOptions {
     pub mailbox_batches: usize,
     /// Options of the multi-process mappings.
     pub cluster: ClusterOptions,
+    /// A batch is also sent on once its units take this many bytes on the wire (so units of
+    /// any size make batches that fit a frame).
+    pub batch_bytes: usize,
+    /// Full batches an attempt may write that are held back until it succeeds: a retry then
+    /// repeats none of them. An attempt that writes more sends them on, and its retry repeats
+    /// what had left (at least once). 0 sends every full batch at once.
+    pub retry_hold_batches: usize,
     /// Options of the dynamic mappings (a pool of workers).
     pub pool: PoolOptions,
     /// Options of the Redis mappings.
@@ -105,6 +112,14 @@ pub struct ClusterOptions {
     pub join_timeout: Duration,
     /// A process silent for this long is declared lost and the run fails.
     pub peer_timeout: Duration,
+    /// `zmq_multi`: the file holding the run secret (created by the coordinator if missing);
+    /// without it the secret comes from `DISPEL4RS_SECRET`, or the coordinator makes one for
+    /// the workers it starts. Never sent to workers.
+    pub secret_file: Option<PathBuf>,
+    /// `zmq_multi`: authenticate every data frame with the run secret. Turning it off is only
+    /// for measuring what the MAC costs: then anyone who reaches a data socket can inject
+    /// frames into the run.
+    pub authenticate_frames: bool,
 }
 
 impl Default for ClusterOptions {
@@ -115,6 +130,8 @@ impl Default for ClusterOptions {
             spawn: None,
             join_timeout: Duration::from_secs(60),
             peer_timeout: Duration::from_secs(3),
+            secret_file: None,
+            authenticate_frames: true,
         }
     }
 }
@@ -134,6 +151,8 @@ impl Default for RunOptions {
             cluster: ClusterOptions::default(),
             pool: PoolOptions::default(),
             redis: RedisOptions::default(),
+            batch_bytes: 1 << 20,
+            retry_hold_batches: 8,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The run report: per-instance counts and timings, restarts, dead letters, peak memory.
 //! Printed as a table at the end of a run, and available as JSON (`--report FILE`).
 
+use crate::runtime::log_limit::{Level, RateLimitedLog};
 use crate::value::Value;
 use dispel4rs_actors::scaling::ScalingDecision;
 use std::fs::File;
@@ -54,14 +55,21 @@ impl DeadLetter {
 }
 
 /// Where dead letters go: an exact count, the first few kept for the report, and optionally
-/// every one written to a JSON Lines file. Shared by all instances of a process.
+/// every one written to a JSON Lines file. Shared by all instances of a process. The log
+/// shows the first few of each PE in full, then a count per PE at most once a second.
 #[derive(Debug)]
 pub struct DeadLetters {
     total: AtomicU64,
     keep: usize,
     kept: Mutex<Vec<DeadLetter>>,
     file: Option<Mutex<BufWriter<File>>>,
+    log: RateLimitedLog,
 }
+
+/// Dead letters logged in full per PE before they are only counted.
+const LOGGED_IN_FULL: u32 = 5;
+/// Longest text of a unit in a log line.
+const LOGGED_UNIT_CHARS: usize = 512;
 
 impl DeadLetters {
     /// Keeps up to `keep` in memory; writes all to `file` if given.
@@ -70,15 +78,28 @@ impl DeadLetters {
             Some(p) => Some(Mutex::new(BufWriter::new(File::create(p)?))),
             None => None,
         };
-        Ok(DeadLetters { total: AtomicU64::new(0), keep, kept: Mutex::new(Vec::new()), file })
+        Ok(DeadLetters {
+            total: AtomicU64::new(0),
+            keep,
+            kept: Mutex::new(Vec::new()),
+            file,
+            log: RateLimitedLog::new("dead letters", LOGGED_IN_FULL),
+        })
     }
 
-    /// Records one dead letter (and logs it).
+    /// Records one dead letter (and logs it, at a bounded rate).
     pub fn record(&self, letter: DeadLetter) {
-        tracing::error!(
-            pe = %letter.pe, instance = letter.instance, port = %letter.port,
-            "dead letter after {} attempt(s): {} (unit: {})", letter.attempts, letter.error, letter.unit
-        );
+        self.log.event(&format!("PE {}", letter.pe), Level::Error, || {
+            let mut unit = letter.unit.to_json();
+            if unit.len() > LOGGED_UNIT_CHARS {
+                let cut = (0..=LOGGED_UNIT_CHARS).rev().find(|i| unit.is_char_boundary(*i)).unwrap_or(0);
+                unit = format!("{}… ({} bytes)", &unit[..cut], unit.len());
+            }
+            format!(
+                "{}[{}].{}: dead letter after {} attempt(s): {} (unit: {unit})",
+                letter.pe, letter.instance, letter.port, letter.attempts, letter.error
+            )
+        });
         self.total.fetch_add(1, Ordering::Relaxed);
         if let Some(f) = &self.file {
             let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
@@ -117,8 +138,9 @@ impl DeadLetters {
         self.kept.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Flushes the file, if any.
+    /// Flushes the file, if any (and logs the counts of dead letters not logged one by one).
     pub fn flush(&self) -> std::io::Result<()> {
+        self.log.flush();
         match &self.file {
             Some(f) => f.lock().unwrap_or_else(|p| p.into_inner()).flush(),
             None => Ok(()),
@@ -183,6 +205,9 @@ pub struct RunReport {
     pub outputs: u64,
     /// Peak resident memory of this process (and its workers, where known), in bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Frames from outside the run (malformed, or failing authentication) that the processes
+    /// of a multi-process run dropped.
+    pub rejected_frames: u64,
     /// The worker pool of a dynamic mapping.
     pub pool: Option<PoolReport>,
 }
@@ -288,6 +313,7 @@ impl RunReport {
             outputs,
             peak_rss_bytes,
             pool: None,
+            rejected_frames: 0,
         }
     }
 
@@ -350,6 +376,13 @@ impl RunReport {
                 pool.decisions.len()
             );
         }
+        if self.rejected_frames > 0 {
+            let _ = writeln!(
+                out,
+                "  {} frame(s) from outside the run rejected (malformed, or not made with the run's secret)",
+                self.rejected_frames
+            );
+        }
         if self.dead_letters_total > 0 {
             let _ = writeln!(out, "  {} dead letter(s); first ones:", self.dead_letters_total);
             for d in self.dead_letters.iter().take(5) {
@@ -393,6 +426,7 @@ impl RunReport {
             ("dead_letters_total", Value::Int(self.dead_letters_total as i64)),
             ("dead_letters", Value::List(self.dead_letters.iter().map(DeadLetter::to_value).collect())),
             ("instances", Value::List(instances)),
+            ("rejected_frames", Value::Int(self.rejected_frames as i64)),
         ]);
         if let (Some(pool), Value::Map(entries)) = (&self.pool, &mut report) {
             for (k, v) in pool.to_value(self.elapsed) {

@@ -18,7 +18,7 @@
 
 use crate::plan::CollectName;
 use crate::runtime::report::{DeadLetter, InstanceStats};
-use crate::value::{decode_values, encode_values, CodecError, Value};
+use crate::value::{decode_values_limited, encode_values, CodecError, Value, MAX_DEPTH};
 use dispel4rs_transports::Frame;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -43,6 +43,10 @@ pub(crate) const ABORT: u8 = 8;
 pub(crate) const SHUTDOWN: u8 = 9;
 /// The coordinator has a worker's final report: the worker may close its sockets.
 pub(crate) const BYE: u8 = 10;
+
+/// The largest data unit a process of a multi-process run may write: one frame's payload,
+/// less room for the frame's own fields (port, PE and port names, unit count).
+pub(crate) const MAX_UNIT_BYTES: usize = dispel4rs_transports::DEFAULT_MAX_PAYLOAD - (64 << 10);
 
 /// Largest bincode control message accepted.
 const CONTROL_LIMIT: usize = 16 << 20;
@@ -75,6 +79,8 @@ pub(crate) struct Report {
     pub peak_rss_bytes: Option<u64>,
     /// When its last data unit was processed (Unix time, ns), 0 if none.
     pub last_unit_unix_ns: u64,
+    /// Frames from outside the run it dropped.
+    pub rejected_frames: u64,
 }
 
 fn config() -> bincode::config::Configuration<
@@ -99,6 +105,22 @@ pub(crate) fn from_bytes<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T
     }
 }
 
+/// bincode-encodes a message of any size (the manifest of a run, whose inputs may be large).
+pub(crate) fn to_bytes_unlimited<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .map_err(|e| WireError::Control(e.to_string()))
+}
+
+/// Decodes a message of any size. Only for bytes whose sender has been authenticated (a
+/// hostile length prefix could make it allocate what the prefix says).
+pub(crate) fn from_bytes_unlimited<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
+    match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+        Ok((v, used)) if used == bytes.len() => Ok(v),
+        Ok(_) => Err(WireError::Control("trailing bytes".into())),
+        Err(e) => Err(WireError::Control(e.to_string())),
+    }
+}
+
 /// A `DATA` frame.
 pub(crate) fn data(to: usize, port: usize, units: &[Value]) -> Frame {
     let mut payload = Vec::with_capacity(8 + units.len() * 10);
@@ -107,10 +129,32 @@ pub(crate) fn data(to: usize, port: usize, units: &[Value]) -> Frame {
     Frame::new(DATA, to as u32, payload)
 }
 
-/// Reads a `DATA` payload: (port, units).
-pub(crate) fn read_data(payload: &[u8]) -> Result<(usize, Vec<Value>), WireError> {
+/// The port of a `DATA` payload, without decoding its units.
+pub(crate) fn data_port(payload: &[u8]) -> Result<usize, WireError> {
+    Ok(read_u32(payload)?.0 as usize)
+}
+
+/// The number of units a batch announces, without decoding them.
+pub(crate) fn batch_len(batch: &[u8]) -> Result<usize, WireError> {
+    let mut n: u64 = 0;
+    for (i, b) in batch.iter().take(10).enumerate() {
+        n |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return usize::try_from(n).map_err(|_| WireError::Truncated);
+        }
+    }
+    Err(WireError::Truncated)
+}
+
+/// The units part of a `DATA` payload.
+pub(crate) fn data_units(payload: &[u8]) -> Result<&[u8], WireError> {
+    Ok(read_u32(payload)?.1)
+}
+
+/// Reads a `DATA` payload: (port, units), at most `max_units` of them.
+pub(crate) fn read_data(payload: &[u8], max_units: usize) -> Result<(usize, Vec<Value>), WireError> {
     let (port, rest) = read_u32(payload)?;
-    Ok((port as usize, decode_values(rest)?))
+    Ok((port as usize, decode_values_limited(rest, max_units, MAX_DEPTH)?))
 }
 
 /// A `COLLECT` frame.
@@ -124,11 +168,20 @@ pub(crate) fn collect(to: usize, name: &CollectName, units: &[Value]) -> Frame {
     Frame::new(COLLECT, to as u32, payload)
 }
 
-/// Reads a `COLLECT` payload.
-pub(crate) fn read_collect(payload: &[u8]) -> Result<(CollectName, Vec<Value>), WireError> {
+/// The units part of a `COLLECT` payload.
+pub(crate) fn collect_units(payload: &[u8]) -> Result<&[u8], WireError> {
+    let (_, rest) = read_str(payload)?;
+    Ok(read_str(rest)?.1)
+}
+
+/// Reads a `COLLECT` payload, at most `max_units` units.
+pub(crate) fn read_collect(payload: &[u8], max_units: usize) -> Result<(CollectName, Vec<Value>), WireError> {
     let (pe, rest) = read_str(payload)?;
     let (port, rest) = read_str(rest)?;
-    Ok((CollectName { pe: Arc::from(pe), port: Arc::from(port) }, decode_values(rest)?))
+    Ok((
+        CollectName { pe: Arc::from(pe), port: Arc::from(port) },
+        decode_values_limited(rest, max_units, MAX_DEPTH)?,
+    ))
 }
 
 /// A frame with an empty payload.
@@ -174,9 +227,9 @@ pub(crate) fn encode_dead(letters: &[DeadLetter]) -> Vec<u8> {
     out
 }
 
-/// Reads [`Report::dead_kept`] back.
+/// Reads [`Report::dead_kept`] back (a dead letter wraps its unit in one more level).
 pub(crate) fn decode_dead(bytes: &[u8]) -> Result<Vec<DeadLetter>, WireError> {
-    decode_values(bytes)?
+    decode_values_limited(bytes, usize::MAX, MAX_DEPTH + 1)?
         .iter()
         .map(|v| DeadLetter::from_value(v).ok_or_else(|| WireError::Control("malformed dead letter".into())))
         .collect()
@@ -210,14 +263,16 @@ mod tests {
         let units = vec![Value::from(("w", 1)), Value::Array(vec![0.5])];
         let f = data(7, 2, &units);
         assert_eq!((f.kind, f.channel), (DATA, 7));
-        assert_eq!(read_data(&f.payload).unwrap(), (2, units.clone()));
+        assert_eq!(read_data(&f.payload, 2).unwrap(), (2, units.clone()));
+        assert!(read_data(&f.payload, 1).is_err(), "more units than accepted");
+        assert_eq!(batch_len(data_units(&f.payload).unwrap()).unwrap(), 2);
         let name = CollectName { pe: Arc::from("count"), port: Arc::from("output") };
         let f = collect(9, &name, &units);
-        assert_eq!(read_collect(&f.payload).unwrap(), (name, units));
+        assert_eq!(read_collect(&f.payload, 10).unwrap(), (name, units));
         for cut in 0..f.payload.len() {
-            assert!(read_collect(&f.payload[..cut]).is_err());
+            assert!(read_collect(&f.payload[..cut], 10).is_err());
         }
-        assert!(read_data(&[1, 0]).is_err());
+        assert!(read_data(&[1, 0], 10).is_err());
     }
 
     #[test]

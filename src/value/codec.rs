@@ -34,7 +34,9 @@
 use super::Value;
 use std::collections::BTreeMap;
 
-/// Deepest nesting of lists and maps a decoder accepts.
+/// Deepest nesting of lists and maps in a data unit, the same everywhere: a PE cannot write a
+/// deeper unit ([`crate::Output::write`] fails), `-d`/`-f` inputs cannot hold one, and the
+/// decoder refuses one — so a unit behaves the same under every mapping.
 pub const MAX_DEPTH: usize = 128;
 
 /// Why bytes could not be decoded into values.
@@ -72,12 +74,20 @@ pub enum CodecError {
     /// A string that is not UTF-8.
     #[error("string at offset {0} is not valid UTF-8")]
     BadUtf8(usize),
-    /// Lists or maps nested deeper than [`MAX_DEPTH`].
+    /// Lists or maps nested deeper than allowed ([`MAX_DEPTH`]).
     #[error("values nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
     /// Bytes left over after the declared values.
     #[error("{0} unexpected trailing bytes")]
     Trailing(usize),
+    /// A batch of more units than the receiver accepts at once.
+    #[error("a batch of {count} units, where at most {max} are accepted")]
+    TooMany {
+        /// Units announced.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// Appends the encoding of a batch of values to `out`.
@@ -136,11 +146,69 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+fn varint_len(v: u64) -> usize {
+    ((64 - v.leading_zeros() as usize).max(1)).div_ceil(7)
+}
+
+/// The number of bytes [`encode_value`] writes for `v`, and how deeply its lists and maps
+/// nest (0 for a scalar), in one pass. Scalars cost a tag check.
+#[inline(always)]
+pub fn measure(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Null | Value::Bool(_) => (1, 0),
+        Value::Int(i) => (1 + varint_len(((*i << 1) ^ (*i >> 63)) as u64), 0),
+        Value::Float(_) => (9, 0),
+        Value::Str(s) => (1 + varint_len(s.len() as u64) + s.len(), 0),
+        _ => measure_nested(v),
+    }
+}
+
+#[inline(never)]
+fn measure_nested(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Bytes(b) => (1 + varint_len(b.len() as u64) + b.len(), 0),
+        Value::Array(a) => (1 + varint_len(a.len() as u64) + 8 * a.len(), 0),
+        Value::List(l) => {
+            let (mut size, mut depth) = (1 + varint_len(l.len() as u64), 0);
+            for item in l {
+                let (s, d) = measure(item);
+                size += s;
+                depth = depth.max(d);
+            }
+            (size, depth + 1)
+        }
+        Value::Map(m) => {
+            let (mut size, mut depth) = (1 + varint_len(m.len() as u64), 0);
+            for (k, item) in m {
+                let (s, d) = measure(item);
+                size += varint_len(k.len() as u64) + k.len() + s;
+                depth = depth.max(d);
+            }
+            (size, depth + 1)
+        }
+        scalar => measure(scalar),
+    }
+}
+
 /// Decodes a batch written by [`encode_values`]; the whole input must be consumed.
 pub fn decode_values(bytes: &[u8]) -> Result<Vec<Value>, CodecError> {
-    let mut r = Reader { bytes, pos: 0 };
+    decode_values_limited(bytes, usize::MAX, MAX_DEPTH)
+}
+
+/// Like [`decode_values`], refusing a batch of more than `max_units` units before anything
+/// is allocated, and values nested deeper than `max_depth`. Memory taken is proportional to
+/// the input: each value decoded consumes at least one byte of it.
+pub fn decode_values_limited(
+    bytes: &[u8],
+    max_units: usize,
+    max_depth: usize,
+) -> Result<Vec<Value>, CodecError> {
+    let mut r = Reader { bytes, pos: 0, max_depth };
     // Every value takes at least one byte: a count above the remaining bytes is corrupt.
     let n = r.length(1)?;
+    if n > max_units {
+        return Err(CodecError::TooMany { count: n, max: max_units });
+    }
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(r.value(0)?);
@@ -167,6 +235,7 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    max_depth: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -249,7 +318,7 @@ impl<'a> Reader<'a> {
                 Value::Bytes(self.take(n)?.to_vec())
             }
             7 => {
-                if depth >= MAX_DEPTH {
+                if depth >= self.max_depth {
                     return Err(CodecError::TooDeep);
                 }
                 let n = self.length(1)?;
@@ -260,7 +329,7 @@ impl<'a> Reader<'a> {
                 Value::List(l)
             }
             8 => {
-                if depth >= MAX_DEPTH {
+                if depth >= self.max_depth {
                     return Err(CodecError::TooDeep);
                 }
                 // Each entry is at least a key length byte and a value tag.
@@ -314,6 +383,30 @@ mod tests {
         let mut out = Vec::new();
         encode_values(&sample(), &mut out);
         assert_eq!(decode_values(&out).unwrap(), sample());
+    }
+
+    #[test]
+    fn measure_gives_the_exact_encoded_size_and_the_depth() {
+        let mut deep = Value::Int(1);
+        for _ in 0..5 {
+            deep = Value::List(vec![deep]);
+        }
+        let mut values = sample();
+        values.extend([
+            deep,
+            Value::Int(-64),
+            Value::Int(64),
+            Value::from("x".repeat(300)),
+            Value::Bytes(vec![0; 200]),
+        ]);
+        for v in &values {
+            let mut out = Vec::new();
+            encode_value(v, &mut out);
+            assert_eq!(measure(v).0, out.len(), "{v:?}");
+        }
+        assert_eq!(measure(&values[values.len() - 5]).1, 5);
+        assert_eq!(measure(&Value::from(("a", 1))).1, 1);
+        assert_eq!(measure(&Value::Int(3)).1, 0);
     }
 
     #[test]

@@ -24,7 +24,9 @@ mod convert;
 mod serde_impl;
 pub mod tuple;
 
-pub use codec::{decode_values, encode_value, encode_values, CodecError, MAX_DEPTH};
+pub use codec::{
+    decode_values, decode_values_limited, encode_value, encode_values, measure, CodecError, MAX_DEPTH,
+};
 /// The string type of [`Value::Str`]: strings of up to 24 bytes are stored inline (no heap
 /// allocation), longer ones on the heap. Derefs to `str`.
 pub use compact_str::CompactString;
@@ -284,8 +286,22 @@ impl Value {
 
     /// Parses JSON text. Integers that fit in `i64` become [`Value::Int`], other numbers
     /// [`Value::Float`], arrays lists and objects maps.
+    ///
+    /// Lists and maps may nest at most [`MAX_DEPTH`] levels, as for every data unit.
     pub fn from_json(text: &str) -> Result<Value, serde_json::Error> {
-        serde_json::from_str(text)
+        Value::from_json_nested(text, MAX_DEPTH)
+    }
+
+    /// Parses JSON text allowing `levels` levels of lists and maps (a document that wraps
+    /// data units, such as `-d`, allows the units' [`MAX_DEPTH`] plus its own). The parser's
+    /// recursion is bounded by the same count.
+    pub fn from_json_nested(text: &str, levels: usize) -> Result<Value, serde_json::Error> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_str(text);
+        de.disable_recursion_limit();
+        let v = serde_impl::DepthLimited { levels }.deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
     }
 
     /// Renders compact JSON. Non-finite floats become `null`, bytes and arrays become JSON
@@ -524,6 +540,21 @@ mod tests {
         let v = Value::from("a\"b\\c\nd\u{1}é");
         assert_eq!(v.to_json(), "\"a\\\"b\\\\c\\nd\\u0001é\"");
         assert_eq!(Value::from_json(&v.to_json()).unwrap(), v);
+    }
+
+    #[test]
+    fn json_nests_as_deep_as_the_codec_allows_and_no_deeper() {
+        let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+        let ok = Value::from_json(&nested(MAX_DEPTH)).unwrap();
+        assert_eq!(codec::measure(&ok).1, MAX_DEPTH);
+        let mut bytes = Vec::new();
+        encode_values(std::slice::from_ref(&ok), &mut bytes);
+        assert_eq!(decode_values(&bytes).unwrap(), vec![ok], "what JSON accepts, the decoder accepts");
+        let e = Value::from_json(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(e.to_string().contains("nested deeper than 128 levels"), "{e}");
+        // Far deeper input fails the same way, without exhausting the stack.
+        assert!(Value::from_json(&nested(1_000_000)).is_err());
+        assert!(Value::from_json_nested(&nested(MAX_DEPTH + 2), MAX_DEPTH + 2).is_ok());
     }
 
     #[test]

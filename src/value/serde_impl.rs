@@ -42,7 +42,37 @@ impl Serialize for Value {
     }
 }
 
-struct ValueVisitor;
+/// Deserialises a value allowing at most `levels` nested lists and maps (each list or map
+/// takes one); deeper input is an error before it is read any further, so the recursion of
+/// the parser is bounded too.
+pub(crate) struct DepthLimited {
+    /// Levels still allowed.
+    pub levels: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for DepthLimited {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor { levels: self.levels })
+    }
+}
+
+struct ValueVisitor {
+    levels: usize,
+}
+
+impl ValueVisitor {
+    fn enter<E: de::Error>(&self) -> Result<DepthLimited, E> {
+        match self.levels.checked_sub(1) {
+            Some(levels) => Ok(DepthLimited { levels }),
+            None => Err(E::custom(format_args!(
+                "a data unit nested deeper than {} levels (the limit of every mapping)",
+                super::MAX_DEPTH
+            ))),
+        }
+    }
+}
 
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
@@ -58,7 +88,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
         Ok(Value::Bool(b))
@@ -91,32 +121,37 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Bytes(b))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.enter()?;
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(v) = seq.next_element()? {
+        while let Some(v) = seq.next_element_seed(DepthLimited { levels: inner.levels })? {
             out.push(v);
         }
         Ok(Value::List(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.enter()?;
         let mut out = BTreeMap::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(DepthLimited { levels: inner.levels })?;
             out.insert(k, v);
         }
         Ok(Value::Map(out))
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         use de::VariantAccess;
+        let levels = self.enter()?.levels;
         let (name, variant): (String, _) = data.variant()?;
-        let inner: Value = variant.newtype_variant()?;
+        let inner: Value = variant.newtype_variant_seed(DepthLimited { levels })?;
         Ok(Value::Map(BTreeMap::from([(name, inner)])))
     }
 }
 
 impl<'de> Deserialize<'de> for Value {
+    /// At most [`super::MAX_DEPTH`] levels of lists and maps, as everywhere else.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        d.deserialize_any(ValueVisitor { levels: super::MAX_DEPTH })
     }
 }

@@ -695,3 +695,150 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     out.dedup();
     out
 }
+
+/// Waits until `path` exists (a file another process writes), failing the test after
+/// `timeout`.
+pub fn wait_for_file(path: &Path, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} did not appear within {timeout:?}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A started child whose stderr is read line by line while it runs (to learn the addresses
+/// a `zmq_multi` run logs, to wait for a message), and kept whole for the end.
+pub struct Watched {
+    /// The child (stdout and stderr piped).
+    pub child: std::process::Child,
+    command: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: std::sync::Arc<Mutex<String>>,
+    stderr_done: Option<std::thread::JoinHandle<()>>,
+    stdout: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Watched {
+    /// Starts `cmd` (its stdin closed, stdout and stderr piped).
+    pub fn spawn(mut cmd: Command) -> Watched {
+        let command = format!("{cmd:?}");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(Mutex::new(String::new()));
+        let log_in = log.clone();
+        let stderr_done = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                log_in.lock().unwrap().push_str(&(line.clone() + "\n"));
+                let _ = tx.send(line);
+            }
+        });
+        Watched { child, command, lines, log, stderr_done: Some(stderr_done), stdout }
+    }
+
+    /// The pid of the child.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a line of stderr containing `needle` and returns it; fails the test after
+    /// `timeout` or if the child ends first.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("`{}` ended before printing {needle:?}:\n{}", self.command, self.log())
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
+                    panic!("`{}` did not print {needle:?} within {timeout:?}:\n{}", self.command, self.log())
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Everything it printed on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for it to end (killing it and failing the test after `timeout`).
+    pub fn finish(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!(
+                        "`{}` did not finish within {timeout:?}; killed it. stderr:\n{}",
+                        self.command,
+                        self.log()
+                    );
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("cannot wait for `{}`: {e}", self.command),
+            }
+        };
+        if let Some(h) = self.stderr_done.take() {
+            let _ = h.join();
+        }
+        let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        Output { command: self.command.clone(), status, stdout, stderr: self.log() }
+    }
+}
+
+impl Drop for Watched {
+    /// A test that fails half-way leaves no process behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The address after "data socket at " in a log line (colours and all).
+pub fn data_socket_in(line: &str) -> String {
+    let at = line.find("data socket at ").expect("a data socket line") + "data socket at ".len();
+    line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/.-_".contains(*c)).collect()
+}
+
+/// The data socket of every process of a `zmq_multi` run started with `RUST_LOG=info`
+/// and `processes` − 1 spawned workers: the coordinator's first, then the workers' by rank.
+pub fn data_sockets(run: &mut Watched, processes: usize) -> Vec<String> {
+    let mut sockets = vec![String::new(); processes];
+    sockets[0] =
+        data_socket_in(&run.wait_for("zmq_multi coordinator: rendezvous at", Duration::from_secs(60)));
+    for _ in 1..processes {
+        let line = run.wait_for("data socket at", Duration::from_secs(60));
+        let rank: usize = line
+            .split("zmq_multi worker ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .and_then(|r| r.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no rank in {line:?}"));
+        sockets[rank] = data_socket_in(&line);
+    }
+    sockets
+}
+
+/// A well-formed frame (valid header and CRC) as a stranger can make one.
+pub fn forged_frame(kind: u8, flags: u8, channel: u32, source: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    dispel4rs_transports::frame::encode_parts(&mut out, kind, flags, channel, source, payload)
+        .expect("a small frame encodes");
+    out
+}

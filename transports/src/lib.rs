@@ -9,6 +9,7 @@
 //! | module        | feature | what it holds                                                                 |
 //! |---------------|---------|-------------------------------------------------------------------------------|
 //! | [`frame`]     | —       | the versioned wire format: [`Frame`], header table, `encode`/`decode`, limits |
+//! | [`auth`]      | —       | [`auth::RunSecret`] and keyed-BLAKE3 [`auth::Mac`]: who belongs to a run      |
 //! | (this file)   | —       | the [`Transport`] trait, [`PeerId`], [`TransportError`]                       |
 //! | [`bridge`]    | —       | [`Bridge`]: runs a transport on its own thread behind `Send + Sync` channels  |
 //! | [`inmem`]     | —       | [`InMemTransport`]: n endpoints in one process (tests, reference behaviour)   |
@@ -34,6 +35,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod auth;
 pub mod bridge;
 pub mod frame;
 pub mod inmem;
@@ -217,6 +219,16 @@ pub enum TransportError {
         /// Where it arrived (or the MPI rank it came from).
         at: String,
     },
+    /// A frame whose tag did not verify, or a replay; it was dropped and the endpoint goes on.
+    #[error("frame on {at} claiming to come from endpoint {} failed authentication, dropped: {error}", claimed.map_or_else(|| "?".to_string(), |c| c.to_string()))]
+    Unauthenticated {
+        /// The sender its header names (not to be trusted: it failed).
+        claimed: Option<u32>,
+        /// Where it arrived.
+        at: String,
+        /// Why it failed.
+        error: crate::auth::AuthError,
+    },
     /// A ZMQ call failed.
     #[error("zmq {op} failed on {addr}: {reason}")]
     Zmq {
@@ -261,6 +273,7 @@ impl TransportError {
                 | TransportError::UnknownPeer { .. }
                 | TransportError::FrameTooLarge { .. }
                 | TransportError::CorruptFrame { .. }
+                | TransportError::Unauthenticated { .. }
                 | TransportError::UnexpectedSource { .. }
                 | TransportError::FlushTimeout { .. }
         )

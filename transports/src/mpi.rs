@@ -19,6 +19,15 @@
 //! - **Failure**: a rank that dies makes the MPI runtime (e.g. Open MPI's `mpirun`) terminate the
 //!   whole job; MPI errors are fatal by default (`MPI_ERRORS_ARE_FATAL`). Use
 //!   [`MpiTransport::abort`] to stop every rank on an unrecoverable error.
+//! - **Liveness**: a rank that is alive but silent (stopped with SIGSTOP, swapped out, stuck
+//!   in the kernel) is not noticed by MPI, and its peers would wait for it forever. So every
+//!   rank sends a heartbeat (a [`crate::frame::FLAG_CONTROL`] frame the caller never sees) to
+//!   each peer it has sent nothing to for [`MpiConfig::heartbeat_interval`], from the MPI
+//!   thread, and `poll` reports a peer heard from and then silent for more than
+//!   [`MpiConfig::peer_timeout`] as [`TransportError::PeerLost`] (one never heard from within
+//!   [`MpiConfig::first_contact_timeout`] as [`TransportError::PeerSilent`]). As for ZMQ,
+//!   silence is only counted while this rank is polling, and [`Transport::close`] sends a
+//!   goodbye, after which a peer's silence is expected.
 //!
 //! An oversized message (above header + `max_payload`) cannot be drained without allocating it,
 //! so it is a fatal [`TransportError::Mpi`] naming the sending rank (ranks of one job share one
@@ -34,7 +43,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Destination, Source};
 use mpi::Threading;
 
-use crate::frame::{decode_with_header, encode_parts, Frame, DEFAULT_MAX_PAYLOAD, HEADER_LEN};
+use crate::frame::{decode_with_header, encode_parts, Frame, DEFAULT_MAX_PAYLOAD, FLAG_CONTROL, HEADER_LEN};
 use crate::{check_send, Backoff, PeerId, Transport, TransportError};
 
 /// Settings of an [`MpiTransport`].
@@ -48,6 +57,13 @@ pub struct MpiConfig {
     pub tag: i32,
     /// How long dropping the transport waits for sends in flight before finalising anyway.
     pub close_timeout: Duration,
+    /// A heartbeat goes to a peer that has been sent nothing for this long.
+    pub heartbeat_interval: Duration,
+    /// A peer heard from and then silent for longer than this is reported lost (`None`: never).
+    /// At least twice `heartbeat_interval`.
+    pub peer_timeout: Option<Duration>,
+    /// A peer not heard from at all this long after `init` is reported (`None`: never).
+    pub first_contact_timeout: Option<Duration>,
 }
 
 impl Default for MpiConfig {
@@ -57,8 +73,26 @@ impl Default for MpiConfig {
             max_in_flight_per_peer: 8,
             tag: 0x4434,
             close_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_millis(500),
+            peer_timeout: Some(Duration::from_secs(3)),
+            first_contact_timeout: Some(Duration::from_secs(60)),
         }
     }
+}
+
+/// Control frame kind: "I am alive".
+const CONTROL_HEARTBEAT: u8 = 1;
+/// Control frame kind: "I am closing; do not expect more from me".
+const CONTROL_GOODBYE: u8 = 2;
+
+/// What this rank knows of the liveness of one peer.
+#[derive(Debug, Clone)]
+struct Liveness {
+    last_sent: Instant,
+    last_heard: Option<Instant>,
+    said_goodbye: bool,
+    /// Loss already reported; cleared when the peer is heard again.
+    reported: bool,
 }
 
 /// A send handed to MPI whose buffer MPI may still read.
@@ -126,6 +160,12 @@ pub struct MpiTransport {
     local: VecDeque<Frame>,
     scratch: Vec<u8>,
     closed: bool,
+    peers: Vec<Liveness>,
+    started: Instant,
+    /// Start of the current stretch of regular polling (silence before it is forgiven).
+    listening_since: Instant,
+    last_poll_end: Instant,
+    last_housekeeping: Instant,
     // Declared after everything that holds MPI handles: dropped (freed) before finalisation.
     comm: Option<SimpleCommunicator>,
     universe: Option<Universe>,
@@ -156,6 +196,14 @@ impl MpiTransport {
         if config.max_in_flight_per_peer == 0 {
             return Err(TransportError::Config("max_in_flight_per_peer must be at least 1".into()));
         }
+        if let Some(t) = config.peer_timeout {
+            if t < config.heartbeat_interval * 2 || config.heartbeat_interval.is_zero() {
+                return Err(TransportError::Config(format!(
+                    "peer_timeout ({t:?}) must be at least twice a non-zero heartbeat_interval ({:?})",
+                    config.heartbeat_interval
+                )));
+            }
+        }
         if config.tag < 0 || config.tag > 32767 {
             return Err(TransportError::Config(format!(
                 "MPI tag {} is outside 0..=32767 (the smallest MPI_TAG_UB allowed)",
@@ -176,6 +224,12 @@ impl MpiTransport {
             return Err(TransportError::Mpi(format!("MPI reported rank {me} of size {size}")));
         }
         let n = size as u32;
+        let now = Instant::now();
+        // Say hello at once so that the peers hear from this rank early.
+        let first = now.checked_sub(config.heartbeat_interval).unwrap_or(now);
+        let peers = (0..n)
+            .map(|_| Liveness { last_sent: first, last_heard: None, said_goodbye: false, reported: false })
+            .collect();
         Ok(MpiTransport {
             me: me as PeerId,
             n,
@@ -185,6 +239,11 @@ impl MpiTransport {
             local: VecDeque::new(),
             scratch: Vec::new(),
             closed: false,
+            peers,
+            started: now,
+            listening_since: now,
+            last_poll_end: now,
+            last_housekeeping: first,
             comm: Some(comm),
             universe: Some(universe),
             threading,
@@ -264,8 +323,13 @@ impl MpiTransport {
                 at: format!("a message from rank {src}"),
             });
         }
+        let liveness = &mut self.peers[peer as usize];
+        liveness.last_heard = Some(Instant::now());
+        liveness.reported = false;
         if header.is_control() {
-            // This transport sends no control frames (MPI reports dead ranks itself): ignore.
+            if header.kind == CONTROL_GOODBYE {
+                liveness.said_goodbye = true;
+            }
             return Ok(None);
         }
         Ok(Some((peer, frame)))
@@ -287,6 +351,110 @@ impl MpiTransport {
                 self.in_flight[p].push(InFlight::start(comm, p as PeerId, self.config.tag, bytes));
             }
         }
+    }
+
+    /// Queues an encoded frame of `kind` with `flags` for `to`.
+    fn queue_frame(
+        &mut self,
+        to: PeerId,
+        kind: u8,
+        flags: u8,
+        channel: u32,
+        payload: &[u8],
+    ) -> Result<(), TransportError> {
+        self.scratch.clear();
+        encode_parts(&mut self.scratch, kind, flags, channel, self.me, payload).map_err(|_| {
+            TransportError::FrameTooLarge { len: payload.len(), max: self.config.max_payload }
+        })?;
+        let bytes: Box<[u8]> = self.scratch.as_slice().into();
+        self.queued[to as usize].push_back(bytes);
+        self.pending += 1;
+        self.peers[to as usize].last_sent = Instant::now();
+        Ok(())
+    }
+
+    /// Sends a heartbeat to every peer that has been sent nothing for a heartbeat interval
+    /// (and has nothing waiting: a peer that does not take what is queued for it has that to
+    /// read anyway).
+    fn send_heartbeats(&mut self, now: Instant) -> Result<(), TransportError> {
+        if self.closed || now.duration_since(self.last_housekeeping) < self.config.heartbeat_interval / 4 {
+            return Ok(());
+        }
+        self.last_housekeeping = now;
+        for p in 0..self.n {
+            let i = p as usize;
+            let peer = &self.peers[i];
+            let idle = self.queued[i].is_empty() && self.in_flight[i].is_empty();
+            if p == self.me || peer.said_goodbye || !idle {
+                continue;
+            }
+            if now.duration_since(peer.last_sent) >= self.config.heartbeat_interval {
+                self.queue_frame(p, CONTROL_HEARTBEAT, FLAG_CONTROL, 0, &[])?;
+            }
+        }
+        self.progress_sends();
+        Ok(())
+    }
+
+    /// Reports the first peer that has been silent for too long (once per silence).
+    fn check_liveness(&mut self, now: Instant) -> Result<(), TransportError> {
+        for (p, peer) in self.peers.iter_mut().enumerate() {
+            if p as PeerId == self.me || peer.said_goodbye || peer.reported {
+                continue;
+            }
+            let (since, limit) = match peer.last_heard {
+                Some(heard) => (heard, self.config.peer_timeout),
+                None => (self.started, self.config.first_contact_timeout),
+            };
+            let Some(limit) = limit else { continue };
+            if now.duration_since(since.max(self.listening_since)) > limit {
+                peer.reported = true;
+                let addr = format!("rank {p}");
+                return Err(match peer.last_heard {
+                    Some(heard) => TransportError::PeerLost {
+                        peer: p as PeerId,
+                        addr,
+                        silent_for: now.duration_since(heard),
+                    },
+                    None => TransportError::PeerSilent {
+                        peer: p as PeerId,
+                        addr,
+                        waited: now.duration_since(self.started),
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_inner(
+        &mut self,
+        entered: Instant,
+        timeout: Duration,
+    ) -> Result<Option<(PeerId, Frame)>, TransportError> {
+        self.progress()?;
+        if let Some(frame) = self.local.pop_front() {
+            return Ok(Some((self.me, frame)));
+        }
+        let mut backoff = Backoff::new(Duration::from_millis(1));
+        loop {
+            if let Some(item) = self.try_recv()? {
+                return Ok(Some(item));
+            }
+            let now = Instant::now();
+            self.check_liveness(now)?;
+            let waited = now.duration_since(entered);
+            if waited >= timeout {
+                return Ok(None);
+            }
+            backoff.sleep_at_most(timeout - waited);
+            self.progress()?;
+        }
+    }
+
+    /// Peers that said goodbye (closed cleanly).
+    pub fn closed_peers(&self) -> Vec<PeerId> {
+        (0..self.n).filter(|&p| self.peers[p as usize].said_goodbye).collect()
     }
 
     /// Tests requests until none is in flight and nothing is queued, or `timeout` passes.
@@ -330,13 +498,10 @@ impl Transport for MpiTransport {
             self.local.push_back(Frame { source: self.me, ..frame.clone() });
             return Ok(());
         }
-        self.scratch.clear();
-        encode_parts(&mut self.scratch, frame.kind, 0, frame.channel, self.me, &frame.payload).map_err(
-            |_| TransportError::FrameTooLarge { len: frame.payload.len(), max: self.config.max_payload },
-        )?;
-        let bytes: Box<[u8]> = self.scratch.as_slice().into();
-        self.queued[to as usize].push_back(bytes);
-        self.pending += 1;
+        if self.peers[to as usize].said_goodbye {
+            return Err(TransportError::PeerClosed { peer: to });
+        }
+        self.queue_frame(to, frame.kind, 0, frame.channel, &frame.payload)?;
         self.progress_sends();
         Ok(())
     }
@@ -354,28 +519,19 @@ impl Transport for MpiTransport {
         if self.closed {
             return Err(TransportError::Closed);
         }
-        self.progress_sends();
-        if let Some(frame) = self.local.pop_front() {
-            return Ok(Some((self.me, frame)));
+        let entered = Instant::now();
+        if entered.duration_since(self.last_poll_end) > self.config.heartbeat_interval {
+            // This rank was not listening: the peers' silence meanwhile is not evidence.
+            self.listening_since = entered;
         }
-        let start = Instant::now();
-        let mut backoff = Backoff::new(Duration::from_millis(1));
-        loop {
-            if let Some(item) = self.try_recv()? {
-                return Ok(Some(item));
-            }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                return Ok(None);
-            }
-            backoff.sleep_at_most(timeout - waited);
-            self.progress_sends();
-        }
+        let result = self.poll_inner(entered, timeout);
+        self.last_poll_end = Instant::now();
+        result
     }
 
     fn progress(&mut self) -> Result<(), TransportError> {
         self.progress_sends();
-        Ok(())
+        self.send_heartbeats(Instant::now())
     }
 
     /// Frames queued **or** in flight (a frame in flight has not been delivered yet).
@@ -383,9 +539,19 @@ impl Transport for MpiTransport {
         self.pending + self.in_flight()
     }
 
-    /// Stops accepting sends. Sends already started complete in the background; dropping the
-    /// transport waits for them (up to `close_timeout`) before finalising MPI.
+    /// Queues a goodbye to every peer and stops accepting sends. Sends already started
+    /// complete in the background; dropping the transport waits for them (up to
+    /// `close_timeout`) before finalising MPI.
     fn close(&mut self) -> Result<(), TransportError> {
+        if self.closed {
+            return Ok(());
+        }
+        for p in 0..self.n {
+            if p != self.me && !self.peers[p as usize].said_goodbye {
+                self.queue_frame(p, CONTROL_GOODBYE, FLAG_CONTROL, 0, &[])?;
+            }
+        }
+        self.progress_sends();
         self.closed = true;
         Ok(())
     }

@@ -29,18 +29,28 @@
 //! polling: time spent not reading (a slow consumer behind a full bridge channel) is forgiven.
 //! [`Transport::close`] sends a goodbye, so a peer that leaves cleanly is not reported lost.
 //!
-//! # Strangers
-//! Anyone can write to a TCP port. Bytes that are not a valid frame, and valid frames claiming an
-//! impossible source, are dropped, counted ([`ZmqTransport::rejected_frames`]) and reported by
-//! `poll` as a non-fatal [`TransportError::CorruptFrame`] / [`TransportError::UnexpectedSource`];
-//! the endpoint keeps working. A PULL socket cannot tell who sent a message, so the sender of a
-//! frame is taken from its `source` field. `ZMQ_MAXMSGSIZE` is set to header + `max_payload`:
-//! libzmq drops the *connection* of a sender exceeding it before allocating the message, so such
-//! messages are not counted.
+//! # Strangers and authentication
+//! Anyone can write to a TCP port. With [`ZmqConfig::auth`] set (the `zmq_multi` mapping always
+//! sets it), every frame, heartbeats and goodbyes included, carries a trailer made by
+//! [`crate::auth::Sealer`]: a per-link sequence number and a keyed BLAKE3 tag over the sender,
+//! the receiver, the sequence number and the whole encoded frame. A frame is accepted only if
+//! its tag verifies for the sender its header names and its sequence number is above the last
+//! one accepted from that sender; so a frame's `source` is the authenticated peer, and a
+//! recorded frame can neither be replayed nor sent to another endpoint. Without `auth` the
+//! sender of a frame is only what its `source` field claims.
+//!
+//! Bytes that are not a valid frame, frames that fail authentication and frames claiming an
+//! impossible source are dropped, counted ([`ZmqTransport::rejected_frames`]) and reported by
+//! `poll` as a non-fatal [`TransportError::CorruptFrame`], [`TransportError::Unauthenticated`]
+//! or [`TransportError::UnexpectedSource`]; the endpoint keeps working. The tag is checked
+//! before the frame is decoded, and `ZMQ_MAXMSGSIZE` is set to header + `max_payload` (+ the
+//! trailer): libzmq drops the *connection* of a sender exceeding it before allocating the
+//! message, so such messages are not counted.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::auth::{AuthError, Mac, Opener, Sealer, TRAILER_LEN};
 use crate::frame::{decode_with_header, encode_parts, Frame, DEFAULT_MAX_PAYLOAD, FLAG_CONTROL, HEADER_LEN};
 use crate::{check_send, PeerId, Transport, TransportError};
 
@@ -70,6 +80,9 @@ pub struct ZmqConfig {
     /// `ZMQ_LINGER` of the PUSH sockets: how long dropping the transport may wait for messages
     /// already handed to ZMQ to leave.
     pub linger: Duration,
+    /// Authenticate every frame with this MAC (the same on every endpoint!); `None` accepts
+    /// any well-formed frame. See the module documentation.
+    pub auth: Option<Mac>,
 }
 
 impl Default for ZmqConfig {
@@ -82,6 +95,7 @@ impl Default for ZmqConfig {
             peer_timeout: Duration::from_secs(3),
             first_contact_timeout: Some(Duration::from_secs(30)),
             linger: Duration::from_secs(2),
+            auth: None,
         }
     }
 }
@@ -121,6 +135,10 @@ pub struct ZmqTransport {
     msg: zmq::Message,
     heartbeat: Vec<u8>,
     goodbye: Vec<u8>,
+    /// Seals what this endpoint sends, when frames are authenticated.
+    sealer: Option<Sealer>,
+    /// Checks what it receives, when frames are authenticated.
+    opener: Option<Opener>,
     rejected: u64,
     connected: bool,
     closed: bool,
@@ -142,6 +160,7 @@ impl std::fmt::Debug for ZmqTransport {
             .field("connected", &self.connected)
             .field("pending", &self.pending)
             .field("rejected", &self.rejected)
+            .field("authenticated", &self.sealer.is_some())
             .finish()
     }
 }
@@ -184,9 +203,10 @@ impl ZmqTransport {
         }
         let ctx = zmq::Context::new();
         let pull = ctx.socket(zmq::PULL).map_err(|e| zmq_err("socket(PULL)", addr, e))?;
+        let trailer = if config.auth.is_some() { TRAILER_LEN } else { 0 };
         let setup = pull
             .set_rcvhwm(config.recv_hwm)
-            .and_then(|_| pull.set_maxmsgsize((HEADER_LEN + config.max_payload) as i64))
+            .and_then(|_| pull.set_maxmsgsize((HEADER_LEN + config.max_payload + trailer) as i64))
             .and_then(|_| pull.set_linger(0));
         setup.map_err(|e| zmq_err("setsockopt(PULL)", addr, e))?;
         pull.bind(addr)
@@ -198,6 +218,8 @@ impl ZmqTransport {
         let now = Instant::now();
         let heartbeat = control_frame(CONTROL_HEARTBEAT, me)?;
         let goodbye = control_frame(CONTROL_GOODBYE, me)?;
+        let sealer = config.auth.clone().map(|mac| Sealer::new(mac, me));
+        let opener = config.auth.clone().map(|mac| Opener::new(mac, me));
         Ok(ZmqTransport {
             me,
             n: peers,
@@ -221,6 +243,8 @@ impl ZmqTransport {
             msg: zmq::Message::new(),
             heartbeat,
             goodbye,
+            sealer,
+            opener,
             rejected: 0,
             connected: false,
             closed: false,
@@ -339,13 +363,24 @@ impl ZmqTransport {
     }
 
     fn send_heartbeats(&mut self, now: Instant) -> Result<(), TransportError> {
-        for peer in &mut self.peers {
+        let (peers, sealer, heartbeat) = (&mut self.peers, &mut self.sealer, &self.heartbeat);
+        let mut sealed = Vec::new();
+        for (p, peer) in peers.iter_mut().enumerate() {
             let Some(push) = &peer.push else { continue };
             if peer.said_goodbye || !peer.queue.is_empty() {
                 continue;
             }
             if now.duration_since(peer.last_sent) >= self.config.heartbeat_interval {
-                match push.send(&self.heartbeat[..], zmq::DONTWAIT) {
+                let bytes = match sealer {
+                    Some(sealer) => {
+                        sealed.clear();
+                        sealed.extend_from_slice(heartbeat);
+                        sealer.seal(p as PeerId, &mut sealed);
+                        &sealed[..]
+                    }
+                    None => &heartbeat[..],
+                };
+                match push.send(bytes, zmq::DONTWAIT) {
                     // A full pipe means the peer is not reading: it has our data to read anyway.
                     Ok(()) | Err(zmq::Error::EAGAIN) => peer.last_sent = now,
                     Err(e) => return Err(zmq_err("send(heartbeat)", &peer.addr(), e)),
@@ -353,6 +388,12 @@ impl ZmqTransport {
             }
         }
         Ok(())
+    }
+
+    /// Counts a rejected message and says why.
+    fn reject(&mut self, e: TransportError) -> Result<Option<(PeerId, Frame)>, TransportError> {
+        self.rejected += 1;
+        Err(e)
     }
 
     /// Receives one data frame if there is one, consuming control frames on the way.
@@ -363,24 +404,51 @@ impl ZmqTransport {
                 Err(zmq::Error::EAGAIN) => return Ok(None),
                 Err(e) => return Err(zmq_err("recv", &self.endpoint, e)),
             }
-            let (header, frame) = match decode_with_header(&self.msg, self.config.max_payload) {
+            let bytes: &[u8] = &self.msg;
+            let frame_bytes = match &mut self.opener {
+                None => bytes,
+                Some(opener) => {
+                    // The claimed sender picks the link whose tag and sequence are checked.
+                    let claimed = bytes.get(12..16).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    match claimed {
+                        Some(c) if c < self.n && c != self.me => match opener.open(c, bytes) {
+                            Ok((body, _)) => body,
+                            Err(error) => {
+                                let at = self.endpoint.clone();
+                                return self.reject(TransportError::Unauthenticated { claimed, at, error });
+                            }
+                        },
+                        Some(c) => {
+                            let (me, peers, at) = (self.me, self.n, self.endpoint.clone());
+                            return self.reject(TransportError::UnexpectedSource {
+                                source_id: c,
+                                me,
+                                peers,
+                                at,
+                            });
+                        }
+                        None => {
+                            let (at, error) =
+                                (self.endpoint.clone(), AuthError::Truncated { len: bytes.len() });
+                            return self.reject(TransportError::Unauthenticated { claimed, at, error });
+                        }
+                    }
+                }
+            };
+            let (header, frame) = match decode_with_header(frame_bytes, self.config.max_payload) {
                 Ok(decoded) => decoded,
                 Err(error) => {
-                    self.rejected += 1;
-                    return Err(TransportError::CorruptFrame {
-                        peer: None,
-                        from: format!("an unknown sender on {}", self.endpoint),
-                        error,
-                    });
+                    let from = format!("an unknown sender on {}", self.endpoint);
+                    return self.reject(TransportError::CorruptFrame { peer: None, from, error });
                 }
             };
             if header.source >= self.n || header.source == self.me {
-                self.rejected += 1;
-                return Err(TransportError::UnexpectedSource {
+                let (me, peers, at) = (self.me, self.n, self.endpoint.clone());
+                return self.reject(TransportError::UnexpectedSource {
                     source_id: header.source,
-                    me: self.me,
-                    peers: self.n,
-                    at: self.endpoint.clone(),
+                    me,
+                    peers,
+                    at,
                 });
             }
             let p = header.source as usize;
@@ -511,6 +579,9 @@ impl Transport for ZmqTransport {
         encode_parts(&mut self.scratch, frame.kind, 0, frame.channel, self.me, &frame.payload).map_err(
             |_| TransportError::FrameTooLarge { len: frame.payload.len(), max: self.config.max_payload },
         )?;
+        if let Some(sealer) = &mut self.sealer {
+            sealer.seal(to, &mut self.scratch);
+        }
         let peer = &mut self.peers[p];
         let Some(push) = peer.push.as_ref().filter(|_| peer.queue.is_empty()) else {
             let bytes = std::mem::take(&mut self.scratch);
@@ -580,7 +651,10 @@ impl Transport for ZmqTransport {
         }
         for p in 0..self.peers.len() {
             if self.peers[p].push.is_some() && !self.peers[p].said_goodbye {
-                let bye = self.goodbye.clone();
+                let mut bye = self.goodbye.clone();
+                if let Some(sealer) = &mut self.sealer {
+                    sealer.seal(p as PeerId, &mut bye);
+                }
                 self.enqueue(p, bye);
             }
         }

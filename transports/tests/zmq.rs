@@ -206,6 +206,80 @@ fn garbage_from_a_stranger_is_rejected_and_the_endpoint_keeps_working() {
     }
 }
 
+/// With a MAC, a stranger's well-formed frames (valid header and CRC, every kind, heartbeats
+/// included), frames sealed with another secret, replays of a real peer's frames and frames
+/// re-addressed to another endpoint are all refused and counted; the real peers' traffic
+/// goes on. Without the MAC, the first of those frames would be delivered as coming from
+/// endpoint 1.
+#[test]
+fn authenticated_endpoints_refuse_forged_replayed_and_redirected_frames() {
+    use dispel4rs_transports::auth::{RunSecret, Sealer};
+    let secret = RunSecret::generate().unwrap();
+    let config = ZmqConfig { auth: Some(secret.mac("frames")), ..liveness_config() };
+    let eps = mesh(3, &config, &BridgeConfig::default());
+    let target = eps[0].call(|t| t.endpoint().to_string()).unwrap();
+    let ctx = zmq::Context::new();
+    let forger = ctx.socket(zmq::PUSH).unwrap();
+    forger.set_linger(1000).unwrap();
+    forger.connect(&target).unwrap();
+    let frame = |kind: u8, flags: u8, source: u32, payload: &[u8]| {
+        let mut v = Vec::new();
+        encode_parts(&mut v, kind, flags, 7, source, payload).unwrap();
+        v
+    };
+    let mut forged = vec![
+        frame(4, 0, 1, b""),                             // plain, no trailer
+        frame(1, frame::FLAG_CONTROL, 1, b""),           // a heartbeat "from 1"
+        [frame(2, 0, 1, b"data"), vec![0; 40]].concat(), // a trailer of zeros
+    ];
+    // Sealed with another run's secret.
+    let mut foreign = frame(2, 0, 1, b"data");
+    Sealer::new(RunSecret::generate().unwrap().mac("frames"), 1).seal(0, &mut foreign);
+    forged.push(foreign);
+    // Sealed correctly by "endpoint 1" but for endpoint 2: re-addressed to 0.
+    let mut redirected = frame(2, 0, 1, b"data");
+    Sealer::new(secret.mac("frames"), 1).seal(2, &mut redirected);
+    forged.push(redirected);
+    // A replay: the same correct frame twice, after the real endpoint 1 has already used
+    // sequence numbers 1.. (its heartbeats).
+    let mut replay = frame(2, 0, 1, b"replayed");
+    Sealer::new(secret.mac("frames"), 1).seal(0, &mut replay);
+    forged.push(replay);
+    std::thread::sleep(Duration::from_millis(300)); // endpoint 1 has sent heartbeats by now
+    for f in &forged {
+        forger.send(&f[..], 0).unwrap();
+    }
+    for i in 0..50u32 {
+        eps[1].send(0, Frame::new(1, i, i.to_le_bytes().to_vec())).unwrap();
+    }
+    let (mut frames, mut refused) = (0u32, 0usize);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while frames < 50 || refused < forged.len() {
+        assert!(Instant::now() < deadline, "frames {frames}, refused {refused}");
+        match eps[0].recv_timeout(Duration::from_secs(1)) {
+            Some(Ok((from, f))) => {
+                assert_eq!((from, f.channel), (1, frames), "only endpoint 1's real frames arrive");
+                frames += 1;
+            }
+            Some(Err(TransportError::Unauthenticated { at, .. })) => {
+                assert!(at.contains(&target));
+                refused += 1;
+            }
+            Some(Err(e)) => panic!("unexpected error {e}"),
+            None => {}
+        }
+    }
+    assert_eq!(eps[0].call(|t| t.rejected_frames()).unwrap(), forged.len() as u64);
+    // The real peers still hear each other, heartbeats included.
+    assert!(
+        drain_for(&eps[2], Duration::from_millis(1500)).is_empty(),
+        "no peer lost, nothing forged arrives"
+    );
+    for b in eps {
+        b.shutdown().unwrap();
+    }
+}
+
 fn liveness_config() -> ZmqConfig {
     ZmqConfig {
         heartbeat_interval: Duration::from_millis(100),

@@ -284,3 +284,69 @@ fn a_root_call_counts_as_one_unit_in() {
     assert_eq!(sink.units(), ints(1..4));
     assert_eq!(inst.final_stats().units_in, 3);
 }
+
+/// A PE that writes `n` units for each input and fails, once per process, after writing
+/// them all (the statics stand for state that survives a restart from the factory).
+fn writes_then_fails_once(
+    name: &str,
+    n: i64,
+    failed: &'static std::sync::atomic::AtomicBool,
+) -> impl crate::pe::Pe + Clone {
+    FnPe::new(
+        PeSpec::new(name).input("input").output("output"),
+        move |_: &str, _: Value, out: &mut Output<'_>| {
+            for i in 0..n {
+                out.write_at(0, i)?;
+            }
+            if !failed.swap(true, Ordering::SeqCst) {
+                return Err(PeError::new("fails once, after writing"));
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Reproduces issue 13 finding 5: an attempt that wrote 5000 units (more than a batch) and
+/// failed used to send all 5000 on and then 5000 more from its retry (10,000). Held back,
+/// the failed attempt's batches never leave: the retry's 5000 are all there is.
+#[test]
+fn a_failed_attempt_that_wrote_several_batches_is_not_repeated_by_its_retry() {
+    static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let plan = plan_of(writes_then_fails_once("many", 5000, &FAILED));
+    let o = RunOptions { batch_size: 1024, max_retries: 1, ..RunOptions::default() };
+    assert!(o.retry_hold_batches >= 4, "the default holds back what 5000 units fill");
+    let (mut inst, dead) = instance(&plan, "many", &o);
+    let mut sink = Recorder::default();
+    run(&mut inst, ints(0..1), &mut sink).unwrap();
+    assert_eq!(sink.units(), ints(0..5000), "each unit once, in order");
+    assert_eq!(dead.total(), 0);
+    assert_eq!(inst.final_stats().units_out, 5000);
+}
+
+/// With nothing held back (`--retry-hold 0`), what SEMANTICS.md documents: the full batches
+/// that had left are repeated by the retry, the units still buffered are discarded.
+#[test]
+fn without_hold_back_only_what_had_left_is_repeated() {
+    static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let plan = plan_of(writes_then_fails_once("many", 5000, &FAILED));
+    let o = RunOptions { batch_size: 1024, max_retries: 1, retry_hold_batches: 0, ..RunOptions::default() };
+    let (mut inst, _) = instance(&plan, "many", &o);
+    let mut sink = Recorder::default();
+    run(&mut inst, ints(0..1), &mut sink).unwrap();
+    let mut want = ints(0..4096);
+    want.extend(ints(0..5000));
+    assert_eq!(sink.units(), want);
+}
+
+/// An attempt writing more than may be held back lets its batches go (bounded memory):
+/// the retry then repeats those, and only those.
+#[test]
+fn an_attempt_writing_more_than_the_hold_lets_its_batches_go() {
+    static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let plan = plan_of(writes_then_fails_once("many", 5000, &FAILED));
+    let o = RunOptions { batch_size: 1024, max_retries: 1, retry_hold_batches: 2, ..RunOptions::default() };
+    let (mut inst, _) = instance(&plan, "many", &o);
+    let mut sink = Recorder::default();
+    run(&mut inst, ints(0..1), &mut sink).unwrap();
+    assert_eq!(sink.units().len(), 4096 + 5000);
+}

@@ -10,7 +10,7 @@
 //! policy. At the end — success, failure or Ctrl-C — it stops the workers and deletes every
 //! key of the job.
 
-use super::protocol::{self, Control, Effects, Event, JobManifest};
+use super::protocol::{self, Control, Effects, EntryError, Event, JobManifest, Seal};
 use super::worker::unix_ms;
 use crate::abort::{Abort, AbortReason};
 use crate::mapping::{Mapping, RunError};
@@ -18,17 +18,19 @@ use crate::plan::{CollectName, Plan};
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::inputs::{InputSource, RootInputs};
 use crate::runtime::launch::{Manifest, WorkerProcesses};
+use crate::runtime::log_limit::{Level, RateLimitedLog};
 use crate::runtime::options::RunOptions;
 use crate::runtime::pool::backend::{Backend, InstanceEnd, TaskDone, WorkerClock};
 use crate::runtime::pool::roots;
 use crate::runtime::pool::task::{Task, TaskCosts};
 use crate::runtime::pool::Scaling;
 use crate::runtime::report::{DeadLetter, DeadLetters, InstanceReport, PoolReport};
+use crate::runtime::secret::coordinator_secret;
 use crate::runtime::termination::{PeEvent, PeTermination};
-use crate::runtime::wire;
 use crate::value::Value;
 use dispel4rs_actors::pool::{worker_seconds, WorkerId};
 use dispel4rs_actors::scaling::{Load, Scaler, ScalingDecision, ScalingPolicy};
+use dispel4rs_transports::auth::{random_bytes, SECRET_ENV};
 use dispel4rs_transports::queue::redis::RedisQueue;
 use dispel4rs_transports::queue::Claim;
 use dispel4rs_transports::redis::{client, JobKeys, RedisConn, RedisError, RedisUrl};
@@ -100,6 +102,11 @@ pub(crate) struct Coordinator {
     options: RunOptions,
     costs: TaskCosts,
     keys: JobKeys,
+    /// Seals what the coordinator writes, checks the events it reads.
+    seal: Seal,
+    /// Entries not made with the run's secret, removed or ignored (by any process).
+    rejected: AtomicU64,
+    rejected_log: RateLimitedLog,
     books: Mutex<Books>,
     room: Condvar,
     capacity: u64,
@@ -127,14 +134,20 @@ impl Coordinator {
     }
 
     fn control(&self, process: u32, control: &Control) {
-        let bytes = match wire::to_bytes(control) {
+        let key = self.keys.key(&format!("ctl:{process}"));
+        let bytes = match self.seal.encode(&key, control) {
             Ok(b) => b,
             Err(e) => return self.stop(Abort::internal(format!("cannot encode a control message: {e}"))),
         };
-        let key = self.keys.key(&format!("ctl:{process}"));
         if let Err(e) = self.writer().append(&key, "c", &bytes) {
             self.stop(redis_abort(e));
         }
+    }
+
+    /// Counts `count` entries not made with the run's secret, and logs them at a bounded rate.
+    fn reject(&self, count: u64, message: impl FnOnce() -> String) {
+        self.rejected.fetch_add(count, Ordering::Relaxed);
+        self.rejected_log.event("", Level::Warn, message);
     }
 
     /// Acts on end-of-stream events; called with the books locked.
@@ -153,8 +166,9 @@ impl Coordinator {
                         books.outcome = Some(Ok(()));
                         books.ended_at = Some(self.started.elapsed());
                         // Wake the event reader at once.
-                        if let Ok(b) = wire::to_bytes(&Event::Wake) {
-                            let _ = self.writer().append(&self.keys.key("events"), "e", &b);
+                        let events = self.keys.key("events");
+                        if let Ok(b) = self.seal.encode(&events, &Event::Wake) {
+                            let _ = self.writer().append(&events, "e", &b);
                         }
                     }
                 }
@@ -198,7 +212,9 @@ impl Coordinator {
 
     fn record_pool(&self, books: &mut Books) {
         let size = books.processes.values().map(|p| p.target).sum();
-        books.timeline.push((self.started.elapsed(), size));
+        if books.timeline.last().map(|(_, n)| *n) != Some(size) {
+            books.timeline.push((self.started.elapsed(), size));
+        }
     }
 
     /// Applies a committed task's (or postprocess's) effects.
@@ -250,6 +266,7 @@ impl Coordinator {
                 );
                 watched.insert(pid, process);
                 books.processes.insert(process, Process { pid, host, target: workers as usize });
+                self.control(process, &Control::Costs { ns_per_unit: self.costs.snapshot() });
                 self.record_pool(books);
             }
             Event::Refused { pid, host, why } => {
@@ -295,6 +312,8 @@ impl Coordinator {
                     attempts: 0,
                 });
             }
+            Event::Rejected { worker, count, error } => self
+                .reject(count, || format!("worker {worker} removed {count} entry(ies) of the job: {error}")),
             Event::Failed { process, why } => {
                 let name = books.processes.get(&process).map_or_else(
                     || format!("worker process {process}"),
@@ -504,7 +523,7 @@ impl Backend for Coordinator {
                 books.queued[pe] += chunk.len() as u64;
                 books.queued_total += chunk.len() as u64;
             }
-            let bytes = protocol::encode_task(pe, to, port, chunk);
+            let bytes = self.seal.seal(&stream, protocol::encode_task(pe, to, port, chunk));
             self.writer().append(&stream, "t", &bytes).map_err(redis_abort)?;
         }
         units.clear();
@@ -541,14 +560,11 @@ impl Backend for Coordinator {
 
 /// A random job id (16 hex digits).
 fn random_job() -> String {
-    let mut bytes = [0u8; 8];
-    let read =
-        std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
-    if read.is_err() {
+    let bytes = random_bytes::<8>().unwrap_or_else(|_| {
         let t =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        bytes = ((t as u64) ^ (u64::from(std::process::id()) << 32)).to_le_bytes();
-    }
+        ((t as u64) ^ (u64::from(std::process::id()) << 32)).to_le_bytes()
+    });
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -558,6 +574,14 @@ pub(crate) struct Outcome {
     pub instances: Vec<InstanceReport>,
     pub outputs: Option<std::io::Result<CollectedOutputs>>,
     pub pool: PoolReport,
+    /// Entries not made with the run's secret, removed or ignored.
+    pub rejected: u64,
+}
+
+/// The worker processes the coordinator starts, and the secret they get.
+pub(crate) struct Spawned<'a> {
+    count: Option<usize>,
+    secret: &'a dispel4rs_transports::auth::RunSecret,
 }
 
 /// Runs a pooled `plan` as a Redis job. See the [module documentation](self).
@@ -600,12 +624,17 @@ pub(crate) fn run(
     if conn.job_key_count(&keys).map_err(RunError::Redis)? > 0 {
         return Err(RunError::Startup(format!("job '{job}' already exists at {url}: choose another --job")));
     }
+    let secret =
+        coordinator_secret(mapping.name(), options.cluster.secret_file.as_deref(), args.spawn == Some(0))?;
+    let shared_secret = options.cluster.secret_file.is_some() || std::env::var_os(SECRET_ENV).is_some();
+    let seal = Seal::new(&secret);
     let manifest = JobManifest {
         manifest: Manifest::new(options, source),
         fingerprint: plan.fingerprint(),
         mapping: mapping.name().to_owned(),
     };
-    let bytes = wire::to_bytes(&manifest)
+    let bytes = seal
+        .encode(&keys.key("manifest"), &manifest)
         .map_err(|e| RunError::Startup(format!("cannot encode the job's manifest: {e}")))?;
     let result = (|| {
         let _: client::Value = conn
@@ -620,9 +649,20 @@ pub(crate) fn run(
             .map(|g| protocol::stream_of(plan, &keys, g))
             .collect();
         RedisQueue::create_streams(&mut conn, &pins).map_err(RunError::Redis)?;
-        eprintln!("{mapping}: job {job} at {url}; more workers can join with: <this program> {mapping} --join {job} --redis <url>");
+        if shared_secret {
+            eprintln!(
+                "{mapping}: job {job} at {url}; more workers can join with: <this program> {mapping} --join {job} \
+                 --redis <url> and this run's --secret-file or {SECRET_ENV}"
+            );
+        } else {
+            eprintln!(
+                "{mapping}: job {job} at {url}; workers started by hand could not prove this run's secret \
+                 (give the coordinator --secret-file FILE to let them join)"
+            );
+        }
+        let spawned = Spawned { count: args.spawn, secret: &secret };
         coordinate(
-            mapping, plan, inputs, options, collector, dead, scaling, args.spawn, &url, &keys, &mut conn,
+            mapping, plan, inputs, options, collector, dead, scaling, spawned, seal, &url, &keys, &mut conn,
         )
     })();
     // Whatever happened: no key of the job is left.
@@ -643,11 +683,13 @@ fn coordinate(
     collector: Collector,
     dead: Arc<DeadLetters>,
     scaling: Scaling,
-    spawn: Option<usize>,
+    spawned: Spawned<'_>,
+    seal: Seal,
     url: &RedisUrl,
     keys: &JobKeys,
     conn: &mut RedisConn,
 ) -> Result<Outcome, RunError> {
+    let spawn = spawned.count;
     catch_interrupts();
     INTERRUPTED.store(false, Ordering::SeqCst);
     let (min, max) = scaling.bounds();
@@ -674,6 +716,9 @@ fn coordinate(
         options: options.clone(),
         costs: TaskCosts::new(plan.pes().len(), options.pool.task_target, options.batch_size),
         keys: keys.clone(),
+        seal,
+        rejected: AtomicU64::new(0),
+        rejected_log: RateLimitedLog::new("rejected entries", 5),
         books: Mutex::new(Books {
             termination: PeTermination::of_plan(plan),
             queued: vec![0; plan.pes().len()],
@@ -717,7 +762,10 @@ fn coordinate(
                 .collect()
         })
         .collect();
-    let env = vec![("REDIS_URL".to_owned(), url.secret_form().to_owned())];
+    let env = vec![
+        ("REDIS_URL".to_owned(), url.secret_form().to_owned()),
+        (SECRET_ENV.to_owned(), spawned.secret.expose_hex()),
+    ];
     let children = WorkerProcesses::spawn_each(&args, &env)?;
     if processes == 0 {
         eprintln!("{mapping}: waiting for worker processes to join (--spawn 0)");
@@ -741,6 +789,7 @@ fn coordinate(
     let (mut last_busy, mut last_waited, mut last_at) = (0u64, 0u64, Duration::ZERO);
     let mut last_id = "0-0".to_owned();
     let mut beat = Instant::now();
+    let (mut costs_known, mut costs_sent) = (0usize, Instant::now());
     let mut watched: BTreeMap<u32, u32> = BTreeMap::new();
     let join_deadline = Instant::now() + options.cluster.join_timeout;
     let silence = options.cluster.peer_timeout.max(Duration::from_millis(500));
@@ -758,6 +807,18 @@ fn coordinate(
                 None if !coordinator.is_over() => coordinator
                     .stop(Abort::new(AbortReason::PeerLost, format!("{why} before it joined the job"))),
                 None => {}
+            }
+        }
+        // What tasks cost, to every process: each cuts the tasks it writes for a PE it never
+        // runs itself (a pinned one) by the measure of those who do. At once when a PE's
+        // cost is first known, then every 200 ms.
+        let costs = coordinator.costs.snapshot();
+        let known = costs.iter().filter(|c| **c > 0.0).count();
+        if known > costs_known || (known > 0 && costs_sent.elapsed() >= Duration::from_millis(200)) {
+            (costs_known, costs_sent) = (known, Instant::now());
+            let procs: Vec<u32> = coordinator.books().processes.keys().copied().collect();
+            for p in procs {
+                coordinator.control(p, &Control::Costs { ns_per_unit: costs.clone() });
             }
         }
         if beat.elapsed() >= Duration::from_millis(250) {
@@ -851,9 +912,12 @@ fn coordinate(
                 for (id, fields) in entries {
                     last_id = id;
                     let Some((_, bytes)) = fields.into_iter().find(|(k, _)| k == "e") else { continue };
-                    match wire::from_bytes::<Event>(&bytes) {
+                    match coordinator.seal.decode::<Event>(&events_key, &bytes) {
                         Ok(event) => coordinator.apply(event, &mut watched),
-                        Err(e) => tracing::warn!("ignored an unreadable event: {e}"),
+                        Err(e @ EntryError::Forged { .. }) => {
+                            coordinator.reject(1, || format!("ignored an event: {e}"))
+                        }
+                        Err(e) => tracing::warn!("ignored an event: {e}"),
                     }
                 }
                 let _: Result<client::Value, _> =
@@ -902,7 +966,8 @@ fn coordinate(
     drop(books);
     let outputs =
         coordinator.collector.lock().unwrap_or_else(|p| p.into_inner()).take().map(Collector::finish);
-    Ok(Outcome { tail: Some(ended.saturating_sub(last_unit)), instances, outputs, pool })
+    let rejected = coordinator.rejected.load(Ordering::Relaxed);
+    Ok(Outcome { tail: Some(ended.saturating_sub(last_unit)), instances, outputs, pool, rejected })
 }
 
 impl Books {

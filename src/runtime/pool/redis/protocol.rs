@@ -12,6 +12,11 @@
 //! | `procs` | counter | joining processes | `INCR`: a process's number |
 //! | `alive` | hash | every process | process number (`c` for the coordinator) → Unix time (ms) of its last heartbeat |
 //!
+//! Every entry but the wake-ups, and the manifest, is sealed ([`Seal`]): followed by a tag
+//! made with the run secret over its bytes and the key it is written at, so an entry written
+//! by anyone without the secret, or copied from another stream or job, is rejected (removed
+//! and counted, `rejected_frames` in the report) rather than acted upon.
+//!
 //! A task's [`Event::Done`] carries everything the task did that the coordinator must know
 //! — the tasks it wrote per PE (for the end-of-stream counts), the instances it made, what it
 //! collected, what it dead-lettered — and is appended in the same atomic commit as the output
@@ -23,8 +28,65 @@ use crate::runtime::launch::Manifest;
 use crate::runtime::report::{DeadLetter, InstanceReport, InstanceStats};
 use crate::runtime::wire::{self, WireError};
 use crate::value::{decode_values, encode_values, Value};
+use dispel4rs_transports::auth::{Mac, RunSecret, TAG_LEN};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// The MAC purpose of Redis entries: their tags never pass as those of frames.
+const PURPOSE: &str = "redis entries";
+
+/// Why an entry read from Redis is not acted upon.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EntryError {
+    /// Its tag is wrong or missing: not written by a process of this run (nor at this key).
+    #[error("not made with this run's secret at {key} (forged, or copied from elsewhere)")]
+    Forged { key: String },
+    /// Authentic but unreadable: another version of dispel4rs wrote it.
+    #[error("unreadable at {key}: {why}")]
+    Unreadable { key: String, why: String },
+}
+
+/// Seals and opens the entries of one job with its run secret. See the [module
+/// documentation](self).
+#[derive(Clone, Debug)]
+pub(crate) struct Seal {
+    mac: Mac,
+}
+
+impl Seal {
+    pub(crate) fn new(secret: &RunSecret) -> Seal {
+        Seal { mac: secret.mac(PURPOSE) }
+    }
+
+    /// `bytes`, to be written at `key`, followed by their tag.
+    pub(crate) fn seal(&self, key: &str, mut bytes: Vec<u8>) -> Vec<u8> {
+        let tag = self.mac.sign_at(key, &bytes);
+        bytes.extend_from_slice(tag.as_bytes());
+        bytes
+    }
+
+    /// The bytes of an entry read at `key`, once its tag is checked.
+    pub(crate) fn open<'a>(&self, key: &str, sealed: &'a [u8]) -> Result<&'a [u8], EntryError> {
+        let forged = || EntryError::Forged { key: key.to_owned() };
+        let split = sealed.len().checked_sub(TAG_LEN).ok_or_else(forged)?;
+        let (bytes, tag) = sealed.split_at(split);
+        self.mac.verify_at(key, bytes, tag).map_err(|_| forged())?;
+        Ok(bytes)
+    }
+
+    /// `value` encoded and sealed for `key`.
+    pub(crate) fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, WireError> {
+        Ok(self.seal(key, wire::to_bytes(value)?))
+    }
+
+    /// An entry read at `key`, checked and decoded.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, key: &str, sealed: &[u8]) -> Result<T, EntryError> {
+        let bytes = self.open(key, sealed)?;
+        wire::from_bytes(bytes)
+            .map_err(|e| EntryError::Unreadable { key: key.to_owned(), why: e.to_string() })
+    }
+}
 
 /// Workers a process may have had, counting those retired: a worker's number in the job is
 /// `process × WORKERS_PER_PROCESS + actor`, readable in reports (`200003`: process 2, actor 3).
@@ -113,6 +175,9 @@ pub(crate) enum Event {
     Left { pe: u32, worker: u64, effects: Effects, instances: Vec<InstanceWire> },
     /// A task entry could not be read; it was removed and is a dead letter.
     Corrupt { lane: u32, worker: u64, error: String },
+    /// Entries not made with the run's secret were removed (a task entry, with the
+    /// acknowledgement of its delivery) or ignored (control messages) by `worker`.
+    Rejected { worker: u64, count: u64, error: String },
     /// A worker process cannot go on: the run must stop.
     Failed { process: u32, why: String },
     /// Wakes the coordinator's reader (no meaning of its own).
@@ -129,6 +194,9 @@ pub(crate) enum Control {
     Workers { target: u32 },
     /// `hybrid_redis`: the process's first worker holds these pinned instances (global ids).
     Pin { instances: Vec<u32> },
+    /// The cost per unit (ns, 0 unknown) of every PE, over all the job's workers: a process
+    /// cuts the tasks it writes for PEs it does not run to them.
+    Costs { ns_per_unit: Vec<f64> },
     /// The job is over (or aborted): stop.
     Shutdown,
 }
@@ -238,6 +306,21 @@ mod tests {
         let w = worker_id(5, 3);
         assert_eq!((process_of(w), actor_of(w)), (5, 3));
         let e = Event::Done { pe: 1, worker: w as u64, units: 2, busy_ns: 3, effects: Effects::default() };
+        let secret = RunSecret::generate().unwrap();
+        let seal = Seal::new(&secret);
+        let sealed = seal.encode("d4r:j:events", &e).unwrap();
+        assert!(matches!(seal.decode::<Event>("d4r:j:events", &sealed), Ok(Event::Done { pe: 1, .. })));
+        // Another key, another secret, an altered or a cut entry: refused.
+        let forged = |r: Result<Event, EntryError>| matches!(r, Err(EntryError::Forged { .. }));
+        assert!(forged(seal.decode("d4r:k:events", &sealed)));
+        assert!(forged(Seal::new(&RunSecret::generate().unwrap()).decode("d4r:j:events", &sealed)));
+        let mut altered = sealed.clone();
+        altered[0] ^= 1;
+        assert!(forged(seal.decode("d4r:j:events", &altered)));
+        assert!(forged(seal.decode("d4r:j:events", &sealed[..10])));
+        // Authentic but not an event.
+        let other = seal.seal("d4r:j:events", vec![0xff; 3]);
+        assert!(matches!(seal.decode::<Event>("d4r:j:events", &other), Err(EntryError::Unreadable { .. })));
         let back: Event = wire::from_bytes(&wire::to_bytes(&e).unwrap()).unwrap();
         assert!(matches!(back, Event::Done { pe: 1, units: 2, .. }));
     }

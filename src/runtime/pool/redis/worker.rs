@@ -8,20 +8,22 @@
 //! coordinator's orders (run a `postprocess`, resize, stop) and beats the process's
 //! heartbeat; a process whose coordinator stops beating stops too.
 
-use super::protocol::{self, Control, Effects, Event, InstanceWire, JobManifest, Pushes};
+use super::protocol::{self, Control, Effects, EntryError, Event, InstanceWire, JobManifest, Pushes, Seal};
 use crate::abort::{Abort, AbortReason};
 use crate::graph::WorkflowGraph;
 use crate::mapping::RunError;
 use crate::plan::{CollectName, Plan};
 use crate::runtime::launch::hostname;
+use crate::runtime::log_limit::{Level, RateLimitedLog};
 use crate::runtime::options::RunOptions;
 use crate::runtime::pool::backend::{Backend, InstanceEnd, TaskDone, WorkerClock, WorkerMail};
 use crate::runtime::pool::task::{Task, TaskCosts};
 use crate::runtime::pool::worker::PeWorker;
 use crate::runtime::report::DeadLetters;
-use crate::runtime::wire;
+use crate::validate::OptionError;
 use crate::value::Value;
 use dispel4rs_actors::pool::{Pool, WorkerId};
+use dispel4rs_transports::auth::RunSecret;
 use dispel4rs_transports::queue::redis::{Commit, Delivery, RedisQueue};
 use dispel4rs_transports::queue::Claim;
 use dispel4rs_transports::redis::{client, JobKeys, RedisConn, RedisError, RedisUrl};
@@ -74,6 +76,8 @@ pub(crate) struct RedisWorkers {
     costs: TaskCosts,
     url: RedisUrl,
     keys: JobKeys,
+    /// Seals what this process writes, checks what it reads.
+    seal: Seal,
     process: u32,
     max_workers: usize,
     started: Instant,
@@ -103,12 +107,12 @@ impl RedisWorkers {
     }
 
     fn event(&self, event: &Event) -> Result<(), RedisError> {
-        let bytes = wire::to_bytes(event).map_err(|e| RedisError::Reply {
+        let key = self.keys.key("events");
+        let bytes = self.seal.encode(&key, event).map_err(|e| RedisError::Reply {
             url: self.url.to_string(),
             what: "encode an event".into(),
             reply: e.to_string(),
         })?;
-        let key = self.keys.key("events");
         self.side(|c| c.append(&key, "e", &bytes)).map(drop)
     }
 
@@ -167,7 +171,7 @@ impl RedisWorkers {
         tasks: Vec<(String, Vec<u8>)>,
         event: &Event,
     ) {
-        let event = match wire::to_bytes(event) {
+        let event = match self.seal.encode(&self.keys.key("events"), event) {
             Ok(e) => e,
             Err(e) => return self.abort(Abort::internal(format!("cannot encode an event: {e}"))),
         };
@@ -180,19 +184,23 @@ impl RedisWorkers {
         }
     }
 
-    /// Checks an entry read from `stream`: a task of a PE that receives units, on one of its
-    /// inputs, for an instance whose tasks go to that stream.
-    fn task(&self, stream: &str, bytes: &[u8]) -> Result<Task, String> {
-        let (pe, instance, port, units) = protocol::decode_task(bytes).map_err(|e| e.to_string())?;
-        let planned = self.plan.pes().get(pe).ok_or_else(|| format!("no PE {pe} in the plan"))?;
+    /// Checks an entry read from `stream`: sealed with the run secret for that stream, a task
+    /// of a PE that receives units, on one of its inputs, for an instance whose tasks go to
+    /// that stream.
+    fn task(&self, stream: &str, sealed: &[u8]) -> Result<Task, EntryError> {
+        let bytes = self.seal.open(stream, sealed)?;
+        let unreadable = |why: String| EntryError::Unreadable { key: stream.to_owned(), why };
+        let (pe, instance, port, units) =
+            protocol::decode_task(bytes).map_err(|e| unreadable(e.to_string()))?;
+        let planned = self.plan.pes().get(pe).ok_or_else(|| unreadable(format!("no PE {pe} in the plan")))?;
         let fits = !planned.is_root
             && port < planned.inputs.len()
             && planned.instances.contains(&instance)
             && protocol::stream_of(&self.plan, &self.keys, instance) == stream;
         if !fits {
-            return Err(format!(
-                "a task for PE {pe}, instance {instance}, port {port} does not belong in {stream}"
-            ));
+            return Err(unreadable(format!(
+                "a task for PE {pe}, instance {instance}, port {port} does not belong there"
+            )));
         }
         Ok(Task { pe, instance, port, units })
     }
@@ -279,7 +287,15 @@ impl Backend for RedisWorkers {
             Ok(Claim::Task(bytes, delivery)) => match self.task(queue.stream(delivery.lane), &bytes) {
                 Ok(task) => Claim::Task(task, delivery),
                 Err(error) => {
-                    let event = Event::Corrupt { lane: delivery.lane as u32, worker: worker as u64, error };
+                    let worker = worker as u64;
+                    let event = match error {
+                        EntryError::Forged { .. } => {
+                            Event::Rejected { worker, count: 1, error: error.to_string() }
+                        }
+                        EntryError::Unreadable { .. } => {
+                            Event::Corrupt { lane: delivery.lane as u32, worker, error: error.to_string() }
+                        }
+                    };
                     self.commit(queue, Some(&delivery), Vec::new(), &event);
                     Claim::TimedOut
                 }
@@ -309,7 +325,8 @@ impl Backend for RedisWorkers {
         let size = self.costs.task_units(pe);
         let stream = protocol::stream_of(&self.plan, &self.keys, to);
         for chunk in units.chunks(size) {
-            fx.tasks.push((stream.clone(), protocol::encode_task(pe, to, port, chunk)));
+            fx.tasks
+                .push((stream.clone(), self.seal.seal(&stream, protocol::encode_task(pe, to, port, chunk))));
             let p = fx.pushes.entry(pe).or_default();
             p.0 += 1;
             p.1 += chunk.len() as u64;
@@ -411,8 +428,15 @@ impl RedisWorkers {
     }
 }
 
-/// Joins job `job` at `url` with `workers` worker actors; returns when the job is over.
-pub(crate) fn join(graph: &WorkflowGraph, job: &str, url: &RedisUrl, workers: usize) -> Result<(), RunError> {
+/// Joins job `job` at `url` with `workers` worker actors, proving the run's `secret`;
+/// returns when the job is over.
+pub(crate) fn join(
+    graph: &WorkflowGraph,
+    job: &str,
+    url: &RedisUrl,
+    workers: usize,
+    secret: &RunSecret,
+) -> Result<(), RunError> {
     let defaults = RunOptions::default();
     let mut conn = url.connect(defaults.redis.timeout).map_err(RunError::Redis)?;
     let keys = JobKeys::new(job);
@@ -421,10 +445,15 @@ pub(crate) fn join(graph: &WorkflowGraph, job: &str, url: &RedisUrl, workers: us
     let Some(manifest) = manifest else {
         return Err(RunError::Startup(format!("no job '{job}' at {url} (it has ended, or has not started)")));
     };
-    let jm: JobManifest = wire::from_bytes(&manifest).map_err(|e| {
-        RunError::Startup(format!(
-            "job '{job}' at {url}: unreadable manifest ({e}): another version of dispel4rs?"
-        ))
+    let seal = Seal::new(secret);
+    let jm: JobManifest = seal.decode(&keys.key("manifest"), &manifest).map_err(|e| match e {
+        EntryError::Forged { .. } => RunError::Options(OptionError::Secret(format!(
+            "job '{job}' at {url} runs with another secret than this worker's: give the worker the \
+             coordinator's --secret-file FILE, or its DISPEL4RS_SECRET"
+        ))),
+        EntryError::Unreadable { why, .. } => RunError::Startup(format!(
+            "job '{job}' at {url}: unreadable manifest ({why}): another version of dispel4rs?"
+        )),
     })?;
     let options = jm.manifest.worker_options("127.0.0.1");
     let plan = if jm.mapping == crate::mapping::Mapping::HybridRedis.name() {
@@ -440,9 +469,9 @@ pub(crate) fn join(graph: &WorkflowGraph, job: &str, url: &RedisUrl, workers: us
             jm.fingerprint,
             plan.graph_name()
         );
-        let event = wire::to_bytes(&Event::Refused { pid, host, why: why.clone() });
-        if let Ok(e) = event {
-            let _ = conn.append(&keys.key("events"), "e", &e);
+        let events = keys.key("events");
+        if let Ok(e) = seal.encode(&events, &Event::Refused { pid, host, why: why.clone() }) {
+            let _ = conn.append(&events, "e", &e);
         }
         return Err(RunError::Startup(format!("refused by job '{job}': {why}")));
     }
@@ -454,6 +483,7 @@ pub(crate) fn join(graph: &WorkflowGraph, job: &str, url: &RedisUrl, workers: us
         plan: Arc::new(plan),
         url: url.clone(),
         keys: keys.clone(),
+        seal,
         process,
         started: Instant::now(),
         over: AtomicBool::new(false),
@@ -524,6 +554,7 @@ fn follow(
     let silence = backend.options.cluster.peer_timeout.max(Duration::from_secs(3));
     let mut last = "0-0".to_owned();
     let mut beat = Instant::now() - Duration::from_secs(1);
+    let rejected_log = RateLimitedLog::new("rejected control messages", 5);
     while !backend.is_over() {
         if beat.elapsed() >= Duration::from_millis(250) {
             beat = Instant::now();
@@ -547,10 +578,11 @@ fn follow(
             Ok(e) => e,
             Err(e) => return backend.abort(redis_abort(e)),
         };
+        let mut rejected: Option<(u64, String)> = None;
         for (id, fields) in entries {
             last = id;
             let Some((_, bytes)) = fields.into_iter().find(|(k, _)| k == "c") else { continue };
-            match wire::from_bytes::<Control>(&bytes) {
+            match backend.seal.decode::<Control>(&ctl, &bytes) {
                 Ok(Control::Postprocess { pe, worker }) => {
                     let actor = match worker {
                         Some(w) => protocol::actor_of(w as usize),
@@ -579,8 +611,20 @@ fn follow(
                 Ok(Control::Pin { instances }) => {
                     backend.set_pins(instances.into_iter().map(|g| g as usize).collect());
                 }
+                Ok(Control::Costs { ns_per_unit }) => backend.costs.adopt(&ns_per_unit),
                 Ok(Control::Shutdown) => return backend.stop(),
-                Err(e) => tracing::warn!("ignored an unreadable control message: {e}"),
+                Err(e @ EntryError::Forged { .. }) => {
+                    rejected_log.event(&ctl, Level::Warn, || format!("ignored a control message: {e}"));
+                    let r = rejected.get_or_insert((0, e.to_string()));
+                    r.0 += 1;
+                }
+                Err(e) => tracing::warn!("ignored a control message: {e}"),
+            }
+        }
+        if let Some((count, error)) = rejected {
+            let worker = protocol::worker_id(backend.process, 0) as u64;
+            if let Err(e) = backend.event(&Event::Rejected { worker, count, error }) {
+                return backend.abort(redis_abort(e));
             }
         }
         pool.reap();
