@@ -13,7 +13,8 @@
 //! }
 //! ```
 //!
-//! `<workflow> <mapping> [-n N] [-i N | -d JSON | -f FILE] [-o FILE] [--graph dot|mermaid]`
+//! `<workflow> <mapping> [-n N] [-i N | -d JSON | -f FILE] [-o FILE] [--graph dot|mermaid|svg]
+//! [--plan] [--report FILE.json|FILE.html] [--report-csv DIR] [--metrics HOST:PORT]`
 //!
 //! Exit status: 0 success; 1 the run failed (data dead-lettered, an instance given up, a
 //! `postprocess` failed, a mapping aborted); 2 bad input (options, JSON, graph, plan);
@@ -53,13 +54,15 @@ impl ValueEnum for Mapping {
     }
 }
 
-/// Picture formats for `--graph`.
+/// Picture formats for `--graph` (of the abstract graph, or with `--plan` of the plan).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
     /// Graphviz DOT.
     Dot,
     /// Mermaid flowchart.
     Mermaid,
+    /// A standalone SVG picture.
+    Svg,
 }
 
 /// The defaults of every option: [`RunOptions::default`], the one place they are set.
@@ -103,11 +106,11 @@ pub struct Args {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Print the abstract graph and exit.
+    /// Print the abstract graph and exit (with --plan: a picture of the plan).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub graph: Option<GraphFormat>,
 
-    /// Print the plan (instances, placement, routes) and exit.
+    /// Print the plan (instances, placement, routes) and exit; with --graph, as a picture.
     #[arg(long)]
     pub plan: bool,
 
@@ -161,9 +164,30 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub dead_letters: Option<PathBuf>,
 
-    /// Write the run report to FILE as JSON.
+    /// Write the run report to FILE: a self-contained HTML page if FILE ends in .html (graph,
+    /// tables, charts over time), JSON otherwise.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Write the run report's tables as CSV files into DIR (pes.csv, instances.csv,
+    /// timeline.csv); DIR is created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub report_csv: Option<PathBuf>,
+
+    /// Serve the run's metrics in the Prometheus text format at http://HOST:PORT/metrics while
+    /// it runs (a PORT alone binds 127.0.0.1; port 0 picks a free one, printed on stderr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
+
+    /// How often timelines are sampled, and workers report to the coordinator, in an observed
+    /// run (--metrics, an HTML or CSV report, a progress line) [10..=60000].
+    #[arg(long, default_value_t = defaults().observe.sample_interval.as_millis() as u64, value_name = "MS",
+          value_parser = |s: &str| validate::SAMPLE_MS.parse::<u64>(s))]
+    pub sample_ms: u64,
+
+    /// No progress line, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
 
     /// zmq_multi: where the coordinator listens for workers [default: tcp://127.0.0.1:0].
     #[arg(long, value_name = "ADDRESS", help_heading = "zmq_multi")]
@@ -305,7 +329,26 @@ impl Args {
         o.redis.workers_per_process = self.workers.map(|w| w.max(1));
         o.cluster.secret_file = self.secret_file.clone();
         o.cluster.authenticate_frames = !self.insecure_no_frame_mac;
+        o.observe.sample_interval = Duration::from_millis(self.sample_ms);
+        o.observe.enabled = self.observed();
         o
+    }
+
+    /// True if the run is observed: `--metrics`, an HTML report, CSV tables, or a progress
+    /// line (standard error a terminal, neither `--quiet` nor `--no-progress`).
+    pub fn observed(&self) -> bool {
+        self.metrics.is_some() || self.html_report() || self.report_csv.is_some() || self.progress()
+    }
+
+    /// True if `--report` names an HTML file.
+    pub fn html_report(&self) -> bool {
+        self.report.as_deref().is_some_and(crate::render::is_html_path)
+    }
+
+    /// True if a progress line is drawn.
+    pub fn progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.quiet && !self.no_progress && std::io::stderr().is_terminal()
     }
 
     /// Checks what parsing alone cannot: options against each other (`--spawn` within
@@ -368,10 +411,11 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     };
     init_logging(args.verbose);
     dispel4rs_actors::supervision::quiet_supervised_panics();
-    if let Some(format) = args.graph {
+    if let (Some(format), false) = (args.graph, args.plan) {
         match format {
             GraphFormat::Dot => print!("{}", graph.to_dot()),
             GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
+            GraphFormat::Svg => println!("{}", crate::render::graph::workflow(graph).to_svg("workflow")),
         }
         return 0;
     }
@@ -392,7 +436,14 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     if args.plan {
         return match runner.plan() {
             Ok(plan) => {
-                print!("{}", plan.describe());
+                match args.graph {
+                    None => print!("{}", plan.describe()),
+                    Some(GraphFormat::Dot) => print!("{}", plan.to_dot()),
+                    Some(GraphFormat::Mermaid) => print!("{}", plan.to_mermaid()),
+                    Some(GraphFormat::Svg) => {
+                        println!("{}", crate::render::graph::plan_instances(&plan).to_svg("plan"))
+                    }
+                }
                 0
             }
             Err(e) => report_error(&e),
@@ -415,9 +466,87 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     if let Some(job) = &args.job {
         runner = runner.job(job.clone());
     }
-    match runner.run() {
-        Ok(result) => finish(&args, &options, &result),
+    // An observed run: this process observes it, unless it is an MPI rank other than 0 (whose
+    // samples go to rank 0, which serves the metrics and writes the reports).
+    let observer = match (options.observe.enabled, args.mapping == Mapping::Mpi && mpi_rank_from_env() != Some(0)) {
+        (true, false) => match Observer::start(graph, &args) {
+            Ok(o) => Some(o),
+            Err(code) => return code,
+        },
+        _ => None,
+    };
+    if let Some(o) = &observer {
+        runner = runner.observe(o.observatory.clone());
+    }
+    let outcome = runner.run();
+    let observation = observer.map(|o| o.finish(outcome.as_ref().ok().map(|r| &r.report)));
+    match outcome {
+        Ok(result) => finish(graph, &args, &options, &result, observation.flatten().as_ref()),
         Err(e) => report_error(&e),
+    }
+}
+
+/// The rank of this process in an MPI job, as its launcher tells it (Open MPI, MPICH/Hydra,
+/// PMIx, Slurm), before MPI is initialised.
+fn mpi_rank_from_env() -> Option<usize> {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
+}
+
+/// What observes a run from the command line: the observatory, the metrics endpoint and the
+/// progress line.
+struct Observer {
+    observatory: std::sync::Arc<crate::runtime::observe::Observatory>,
+    progress: Option<crate::runtime::observe::progress::Progress>,
+}
+
+impl Observer {
+    /// Checks the report directory, serves `--metrics`, starts the progress line; on bad
+    /// input, the exit status.
+    fn start(graph: &WorkflowGraph, args: &Args) -> Result<Observer, i32> {
+        if let Some(dir) = &args.report_csv {
+            if let Err(e) = crate::render::csv::check_dir(dir) {
+                eprintln!("error: --report-csv {}: cannot write the tables there: {e}", dir.display());
+                return Err(EXIT_BAD_INPUT);
+            }
+        }
+        if let Some(addr) = &args.metrics {
+            match crate::runtime::observe::prometheus::serve(addr) {
+                Ok(endpoint) if !args.quiet => eprintln!("metrics: Prometheus text at {}", endpoint.url()),
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Err(EXIT_BAD_INPUT);
+                }
+            }
+        }
+        let observatory = crate::runtime::observe::Observatory::new(Duration::from_millis(args.sample_ms));
+        let progress = if args.progress() {
+            let sinks = graph
+                .pes()
+                .filter(|p| !graph.connections().iter().any(|c| c.from == p.id))
+                .map(|p| p.name.to_owned())
+                .collect();
+            crate::runtime::observe::progress::Progress::start(observatory.clone(), sinks)
+        } else {
+            None
+        };
+        Ok(Observer { observatory, progress })
+    }
+
+    /// Erases the progress line; the timelines of the run, if it ended.
+    fn finish(self, report: Option<&crate::runtime::report::RunReport>) -> Option<crate::runtime::observe::Observation> {
+        if let Some(p) = self.progress {
+            p.finish();
+        }
+        match report {
+            Some(r) => Some(self.observatory.finish(r)),
+            None => {
+                self.observatory.finish(&crate::runtime::report::RunReport::default());
+                None
+            }
+        }
     }
 }
 
@@ -499,7 +628,53 @@ fn exit_status(e: &RunError) -> i32 {
     }
 }
 
-fn finish(args: &Args, options: &RunOptions, result: &RunResult) -> i32 {
+/// Writes `--report` (HTML or JSON) and `--report-csv`; false if a file could not be written.
+fn write_reports(
+    graph: &WorkflowGraph,
+    args: &Args,
+    result: &RunResult,
+    observation: Option<&crate::runtime::observe::Observation>,
+) -> bool {
+    let needs_plan = args.html_report() || args.report_csv.is_some();
+    let plan = needs_plan.then(|| {
+        Runner::new(graph).mapping(args.mapping).processes(result.report.processes).plan()
+    });
+    let plan = match plan {
+        Some(Ok(plan)) => Some(plan),
+        Some(Err(e)) => {
+            eprintln!("error: cannot draw the run's plan for its report: {e}");
+            return false;
+        }
+        None => None,
+    };
+    let view = plan.as_ref().map(|plan| crate::render::RunView { report: &result.report, plan, observation });
+    let mut ok = true;
+    if let Some(path) = &args.report {
+        let text = match (&view, args.html_report()) {
+            (Some(view), true) => crate::render::html::page(view),
+            _ => result.report.to_value().to_json() + "\n",
+        };
+        if let Err(e) = crate::runtime::staged::StagedFile::write_whole(path, text.as_bytes()) {
+            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            ok = false;
+        }
+    }
+    if let (Some(dir), Some(view)) = (&args.report_csv, &view) {
+        if let Err(e) = crate::render::csv::write(view, dir) {
+            eprintln!("error: cannot write the report's tables to {}: {e}", dir.display());
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn finish(
+    graph: &WorkflowGraph,
+    args: &Args,
+    options: &RunOptions,
+    result: &RunResult,
+    observation: Option<&crate::runtime::observe::Observation>,
+) -> i32 {
     if let crate::runner::Role::Worker { .. } = result.role {
         // The coordinator prints the outputs and the report, and sets the exit status.
         return 0;
@@ -513,12 +688,8 @@ fn finish(args: &Args, options: &RunOptions, result: &RunResult) -> i32 {
         }
         eprint!("{}", result.report.to_table());
     }
-    if let Some(path) = &args.report {
-        let json = result.report.to_value().to_json() + "\n";
-        if let Err(e) = crate::runtime::staged::StagedFile::write_whole(path, json.as_bytes()) {
-            eprintln!("error: cannot write the report to {}: {e}", path.display());
-            return EXIT_FAILED;
-        }
+    if !write_reports(graph, args, result, observation) {
+        return EXIT_FAILED;
     }
     let postprocess_failed = result.report.instances.iter().any(|i| i.stats.postprocess_error.is_some());
     let supervised_failures = result.report.dead_letters_total > 0

@@ -28,7 +28,8 @@
 //! | [`grouping`] | [`Grouping`]s and the per-sender routing decision |
 //! | [`graph`] | [`WorkflowGraph`]: validated wiring, [`Composite`] PEs, DOT and Mermaid export |
 //! | [`plan`] | [`Plan`]: instances, placement on slots, routes (pure) |
-//! | [`runtime`] | shared by mappings: supervised instances, outlets, inputs, outputs, report |
+//! | [`runtime`] | shared by mappings: supervised instances, outlets, inputs, outputs, report, observation (metrics, timelines, progress) |
+//! | [`render`] | the HTML run report, its CSV tables, SVG pictures of the graph and the plan |
 //! | [`mapping`] | one file per mapping; [`Mapping`] names them all |
 //! | [`runner`] | [`Runner`]: run a graph from Rust |
 //! | [`cli`] | the command line every workflow binary shares |
@@ -47,6 +48,7 @@ pub mod hash;
 pub mod mapping;
 pub mod pe;
 pub mod plan;
+pub mod render;
 pub mod rng;
 pub mod runner;
 pub mod runtime;

@@ -554,5 +554,7 @@ impl Plan {
     }
 }
 
+mod export;
+
 #[cfg(test)]
 mod tests;

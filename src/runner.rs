@@ -16,6 +16,7 @@ use crate::mapping::{dyn_auto_multi, dyn_multi, multi, simple, Mapping, RunError
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::inputs::{InputSource, RootInputs};
+use crate::runtime::observe::Observatory;
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{DeadLetters, RunReport};
 use crate::runtime::staged::StagedFile;
@@ -120,6 +121,29 @@ impl<'g> Runner<'g> {
         self
     }
 
+    /// Observes the run with `observatory`: every instance records live metrics (to the
+    /// installed `metrics` recorder, if any) and timelines, sampled every
+    /// `observatory.interval()`, workers of a multi-process run included. Call
+    /// [`Observatory::finish`] with the run's report afterwards for the timelines.
+    ///
+    /// ```
+    /// use dispel4rs::runtime::observe::Observatory;
+    /// use dispel4rs::{Producer, Runner, WorkflowGraph};
+    /// use std::time::Duration;
+    /// let mut g = WorkflowGraph::new("one");
+    /// g.add(Producer::new("numbers", |_, out| out.write("output", 1))).unwrap();
+    /// let observatory = Observatory::new(Duration::from_millis(100));
+    /// let result = Runner::new(&g).iterations(3).observe(observatory.clone()).run().unwrap();
+    /// let seen = observatory.finish(&result.report);
+    /// assert_eq!(seen.instances[0].points.last().unwrap().units_in, 3);
+    /// ```
+    pub fn observe(mut self, observatory: Arc<Observatory>) -> Self {
+        self.options.observe.enabled = true;
+        self.options.observe.sample_interval = observatory.interval();
+        self.options.observe.live = Some(observatory);
+        self
+    }
+
     /// The Redis mappings: the server (`redis://[user:password@]host:port[/db]`, or
     /// `rediss://` for TLS). Without it, `REDIS_URL`; without that, a private `redis-server`
     /// for the run.
@@ -177,6 +201,18 @@ impl<'g> Runner<'g> {
         }
         self.options.validate()?;
         let prepared = self.prepare(false)?;
+        let observatory = self.options.observe.observatory().cloned();
+        if let Some(o) = &observatory {
+            o.start(None);
+        }
+        let result = self.run_prepared(prepared);
+        if let Some(o) = &observatory {
+            o.stop();
+        }
+        result
+    }
+
+    fn run_prepared(&self, prepared: Prepared) -> Result<RunResult, RunError> {
         let Prepared { plan, inputs, collector, dead, files } = prepared;
         let result = match self.mapping {
             Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
@@ -245,6 +281,27 @@ impl<'g> Runner<'g> {
     fn run_mpi(mut self) -> Result<RunResult, RunError> {
         self.options.validate()?;
         let world = crate::mapping::mpi::init(&self.options)?;
+        let (rank, size) = (world.rank, world.size);
+        // Rank 0 observes the run; the others send it their samples (`runtime::cluster`).
+        let observatory = match rank {
+            0 => self.options.observe.observatory().cloned(),
+            _ => {
+                self.options.observe.live = None;
+                None
+            }
+        };
+        if let Some(o) = &observatory {
+            o.start(None);
+        }
+        let result = self.run_mpi_ranks(world);
+        if let Some(o) = &observatory {
+            o.stop();
+        }
+        result
+    }
+
+    #[cfg(feature = "mpi")]
+    fn run_mpi_ranks(mut self, world: crate::mapping::mpi::World) -> Result<RunResult, RunError> {
         let (rank, size) = (world.rank, world.size);
         let prepared = match self.options.processes {
             0 => {

@@ -24,6 +24,7 @@
 //! | `--workers` | 0..=4096 | worker actors (threads) per process (a joining process may start with none: autoscaling adds them) |
 //! | `--claim-idle-ms` | 100..=86400000 | a task is taken over after this; one day |
 //! | `--redis-timeout-ms` | 100..=3600000 | every Redis command waits at most this |
+//! | `--sample-ms` | 10..=60000 | samples of every instance, from every process, at most 100 a second |
 //!
 //! ```
 //! use dispel4rs::RunOptions;
@@ -89,8 +90,11 @@ pub const CLAIM_IDLE_MS: Limit = Limit { flag: "--claim-idle-ms", min: 100, max:
 /// `--redis-timeout-ms`.
 pub const REDIS_TIMEOUT_MS: Limit = Limit { flag: "--redis-timeout-ms", min: 100, max: 3_600_000 };
 
+/// `--sample-ms`.
+pub const SAMPLE_MS: Limit = Limit { flag: "--sample-ms", min: 10, max: 60_000 };
+
 /// Every limit, in `--help` order.
-pub const LIMITS: [Limit; 19] = [
+pub const LIMITS: [Limit; 20] = [
     PROCESSES,
     BATCH_SIZE,
     BATCH_BYTES,
@@ -110,6 +114,7 @@ pub const LIMITS: [Limit; 19] = [
     WORKERS,
     CLAIM_IDLE_MS,
     REDIS_TIMEOUT_MS,
+    SAMPLE_MS,
 ];
 
 /// An option that cannot be used, naming it.
@@ -220,6 +225,7 @@ impl RunOptions {
         }
         CLAIM_IDLE_MS.check(millis(self.redis.claim_idle))?;
         REDIS_TIMEOUT_MS.check(millis(self.redis.timeout))?;
+        SAMPLE_MS.check(millis(self.observe.sample_interval))?;
         Ok(())
     }
 }
@@ -276,6 +282,7 @@ mod tests {
             (|o| o.redis.workers_per_process = Some(1 << 20), "--workers"),
             (|o| o.redis.claim_idle = Duration::from_millis(1), "--claim-idle-ms"),
             (|o| o.redis.timeout = Duration::from_secs(1 << 40), "--redis-timeout-ms"),
+            (|o| o.observe.sample_interval = Duration::from_millis(1), "--sample-ms"),
         ];
         for (change, flag) in cases {
             let mut o = RunOptions::default();

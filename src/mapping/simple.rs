@@ -78,8 +78,8 @@ impl Simple {
         let result = f(inst, &mut SimpleSink { exec: self, outlet });
         let elapsed = start.elapsed();
         let downstream = self.nested.pop().unwrap_or_default();
-        slot.inst.add_busy(elapsed);
-        slot.inst.sub_busy(downstream);
+        // Its own time: what ran downstream inside its call is the downstream's.
+        slot.inst.add_busy(elapsed.saturating_sub(downstream));
         if let Some(parent) = self.nested.last_mut() {
             *parent += elapsed;
         }

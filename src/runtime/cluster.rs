@@ -21,9 +21,11 @@ use crate::abort::{Abort, AbortReason};
 use crate::plan::Plan;
 use crate::runtime::collect::{CollectedOutputs, Collector};
 use crate::runtime::guard::{Guard, Outstanding, Violation};
-use crate::runtime::host::{Address, Body, Delivery, Done, Eos, Host, HostConfig};
+use crate::runtime::host::{batches_waiting, Address, Body, Delivery, Done, Eos, Host, HostConfig};
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::log_limit::{Level, RateLimitedLog};
+use crate::runtime::observe::sample::ProcessSample;
+use crate::runtime::observe::Observatory;
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::{peak_rss_bytes, DeadLetters, InstanceStats};
 use crate::runtime::wire;
@@ -169,6 +171,8 @@ impl Handler<Forward> for Proxy {
 /// Hands incoming frames to local actors; runs on a thread of its own until the transport
 /// closes or `stop` is set. Every frame is checked by the [`Guard`] first.
 struct Dispatcher {
+    /// The coordinator's observatory, for the workers' samples (observed runs).
+    observatory: Option<Arc<Observatory>>,
     plan: Arc<Plan>,
     mailboxes: Vec<Option<Mailbox<Delivery>>>,
     eos: Vec<Option<Recipient<Eos>>>,
@@ -361,6 +365,22 @@ impl Dispatcher {
                     }
                 }
             }
+            wire::SAMPLES => {
+                if let Err(v) = self.guard.samples(peer) {
+                    return self.violation(peer, v);
+                }
+                match wire::from_bytes::<ProcessSample>(&frame.payload) {
+                    Ok(sample) => {
+                        if let Some(obs) = &self.observatory {
+                            obs.ingest(peer, sample);
+                        }
+                    }
+                    Err(e) => {
+                        self.abort(AbortReason::Protocol, bad("samples", &e));
+                        return false;
+                    }
+                }
+            }
             wire::HELLO => match wire::from_bytes::<wire::Hello>(&frame.payload) {
                 Ok(h) if h.fingerprint == self.hello.fingerprint => {}
                 Ok(h) => {
@@ -470,9 +490,15 @@ impl Dispatcher {
 
 /// Runs this process's share of the run to the end (or to an abort).
 pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort> {
-    let ProcessConfig { plan, options, inputs, dead, me, sender, incoming, collector, names, aborts, hello } =
+    let ProcessConfig { plan, mut options, inputs, dead, me, sender, incoming, collector, names, aborts, hello } =
         config;
     let coordinator = me == 0;
+    // An observed run: a worker observes its own instances and sends the coordinator their
+    // samples; the coordinator's observatory (the runner's) takes them in.
+    if options.observe.enabled && options.observe.live.is_none() && !coordinator {
+        options.observe.live = Some(Observatory::for_process(me as u32, options.observe.sample_interval));
+    }
+    let observatory = options.observe.observatory().cloned();
     let names = Arc::new(names);
     let processes = plan.processes();
     System::new().block_on(async move {
@@ -532,7 +558,24 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                 }
             })
             .map_err(|e| Abort::new(AbortReason::Transport, format!("cannot start a thread: {e}")))?;
+        let guard = Guard::new(&plan, me, capacity, options.batch_size);
+        if let Some(obs) = &observatory {
+            for g in 0..n {
+                if let Some(m) = host.local_mailbox(Address::Instance(g)).cloned() {
+                    let remote = guard.outstanding_at(g);
+                    obs.watch_mailbox(g, Box::new(move || batches_waiting(&m, &remote)));
+                }
+            }
+            if !coordinator {
+                let to = proxy.clone();
+                obs.start(Some(Box::new(move |sample| match wire::samples(&sample) {
+                    Ok(frame) => to.do_send(Forward { to: 0, frame }),
+                    Err(e) => tracing::warn!("cannot encode this worker's samples: {e}"),
+                })));
+            }
+        }
         let dispatcher = Dispatcher {
+            observatory: if coordinator { observatory.clone() } else { None },
             plan: plan.clone(),
             mailboxes: Address::all(n).map(|a| host.local_mailbox(a).cloned()).collect(),
             eos: (0..n).map(|g| host.local_eos(g).cloned()).collect(),
@@ -541,7 +584,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
             control: control_tx.clone(),
             names: names.clone(),
             hello: hello.clone(),
-            guard: Guard::new(&plan, me, capacity, options.batch_size),
+            guard,
             rejected: rejected.clone(),
             rejected_log: RateLimitedLog::new("rejected frames", 5),
             reported: Default::default(),
@@ -583,6 +626,10 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                 break;
             }
             if !coordinator && local_left == 0 && shutdown {
+                // The last samples go before the report (the final counts travel with DONE).
+                if let Some(obs) = &observatory {
+                    obs.stop();
+                }
                 let report = wire::Report {
                     dead_total: dead.total(),
                     dead_kept: wire::encode_dead(&dead.kept()),
@@ -666,6 +713,9 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                 let _ = sender.send_timeout(peer as PeerId, wire::abort(why.message()), Duration::from_millis(200));
             }
             host.abort(why.clone());
+        }
+        if let (Some(obs), false) = (&observatory, coordinator) {
+            obs.stop();
         }
         let local_last = host_start_unix + host.last_unit().as_nanos() as u64;
         last_unit_unix = last_unit_unix.max(local_last);

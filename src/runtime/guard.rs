@@ -12,6 +12,7 @@
 //! | `CREDIT` for *c* | the sender hosts *c* and a batch to *c* is outstanding (checked by the proxy) |
 //! | `DONE` for *g* | this is the coordinator, the sender hosts *g*, and *g* has not ended before |
 //! | `REPORT` | this is the coordinator, once per worker |
+//! | `SAMPLES` | this is the coordinator (a worker's instances, every `--sample-ms`, observed runs) |
 //! | `SHUTDOWN`, `BYE` | the sender is the coordinator |
 //!
 //! Pure bookkeeping, unit-tested here; the dispatcher in `runtime::cluster` calls it for
@@ -37,6 +38,11 @@ impl Outstanding {
     /// The batch has been processed: call before its credit goes back to the sender.
     pub(crate) fn release(&self) {
         let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// Batches outstanding now.
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -117,6 +123,20 @@ impl Guard {
     /// The most units a frame may carry.
     pub(crate) fn batch_size(&self) -> usize {
         self.batch_size
+    }
+
+    /// The counts of batches other processes have outstanding at local instance `to` (for
+    /// the observed depth of its mailbox).
+    pub(crate) fn outstanding_at(&self, to: usize) -> Vec<Outstanding> {
+        self.outstanding.iter().filter(|((_, t), _)| *t == to).map(|(_, o)| o.clone()).collect()
+    }
+
+    /// A worker's samples of its instances (coordinator only).
+    pub(crate) fn samples(&self, peer: PeerId) -> Result<(), Violation> {
+        if !self.coordinator || peer == 0 {
+            return Err(Violation("samples of its instances to a process that is not the coordinator".into()));
+        }
+        Ok(())
     }
 
     fn name(&self, t: usize) -> String {
@@ -309,6 +329,8 @@ mod tests {
         assert!(at_0.done(1, 2).unwrap_err().0.contains("does not host"));
         at_0.report(2).unwrap();
         assert!(at_0.report(2).is_err() && at_0.report(0).is_err());
+        assert!(at_0.samples(1).is_ok() && at_0.samples(0).is_err());
+        assert!(Guard::new(&plan, 1, 2, 10).samples(2).is_err(), "samples go to the coordinator only");
         let _ = at_0.collect(2, 3).unwrap();
         assert!(at_0.collect(1, 3).unwrap_err().0.contains("no PE with an unconnected output"));
         assert!(at_0.credit_from_host(2, 2).is_ok() && at_0.credit_from_host(1, 2).is_err());

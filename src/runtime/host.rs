@@ -608,6 +608,18 @@ pub(crate) struct HostConfig {
     pub collector: Option<Collector>,
 }
 
+/// Batches sent to the receiver of `mailbox` and not yet processed: the credits its local
+/// senders hold, and `remote` (batches other processes sent it, counted by the guard); 0 once
+/// it has stopped.
+pub(crate) fn batches_waiting(mailbox: &Mailbox<Delivery>, remote: &[crate::runtime::guard::Outstanding]) -> u64 {
+    if !mailbox.is_open() {
+        return 0;
+    }
+    let credits = mailbox.credits();
+    let local = credits.capacity().saturating_sub(credits.available());
+    (local + remote.iter().map(|o| o.count()).sum::<usize>()) as u64
+}
+
 /// The local actors of a run (or of one process of it). Create and use it inside an actix
 /// `System`. See the [module documentation](self).
 pub(crate) struct Host {
@@ -707,6 +719,13 @@ impl Host {
         });
         if let Some(c) = &collector {
             local_mailboxes[Address::Collector.slot(n)] = Some(Mailbox::new(c.clone().recipient(), capacity));
+        }
+        if let Some(observatory) = shared.options.observe.observatory() {
+            for (global, mailbox) in local_mailboxes.iter().enumerate().take(n) {
+                if let Some(m) = mailbox.clone() {
+                    observatory.watch_mailbox(global, Box::new(move || batches_waiting(&m, &[])));
+                }
+            }
         }
         let host = Host { shared, arbiters, roots, collector, collected, local_mailboxes, local_eos };
         (host, done_rx)

@@ -14,6 +14,7 @@
 //! arbiter), then calls [`Instance::resume`]. Units of the batch that were not processed yet
 //! wait inside the instance until then.
 
+use super::observe::probe::InstanceProbe;
 use super::options::RunOptions;
 use super::report::{DeadLetter, DeadLetters, InstanceStats};
 use crate::abort::{Abort, AbortReason};
@@ -72,6 +73,28 @@ pub struct Instance {
     dead: Arc<DeadLetters>,
     stats: InstanceStats,
     span: tracing::Span,
+    /// What the run's observatory sees of this instance (observed runs only).
+    probe: Option<Arc<InstanceProbe>>,
+    /// Units handed over since the mapping last added busy time (observed runs only).
+    handed: u64,
+}
+
+/// The sink an instance writes through: the mapping's, counting the units that leave for the
+/// probe of an observed run.
+struct Counted<'a> {
+    inner: &'a mut dyn Sink,
+    probe: Option<&'a InstanceProbe>,
+}
+
+impl Sink for Counted<'_> {
+    fn flush(&mut self, port: usize, batch: &mut Vec<Value>) -> Result<(), Abort> {
+        let units = batch.len() as u64;
+        self.inner.flush(port, batch)?;
+        if let Some(p) = self.probe {
+            p.sent(units);
+        }
+        Ok(())
+    }
 }
 
 impl Instance {
@@ -100,6 +123,7 @@ impl Instance {
     ) -> (Instance, Flow) {
         let index = info.index;
         let span = tracing::error_span!("pe", name = %info.pe, instance = index);
+        let probe = options.observe.observatory().map(|o| o.probe(&info));
         let mut inst = Instance {
             info,
             factory: pe.factory.clone(),
@@ -119,6 +143,8 @@ impl Instance {
             dead,
             stats: InstanceStats::default(),
             span,
+            probe,
+            handed: 0,
         };
         let flow = inst.start();
         (inst, flow)
@@ -140,9 +166,22 @@ impl Instance {
         &self.stats
     }
 
-    /// Adds time spent in PE code (measured by the mapping, per batch).
+    /// Adds time spent in PE code (measured by the mapping, per batch). In an observed run
+    /// this is where the batch is recorded: its time per unit, the instance's counters.
     pub fn add_busy(&mut self, busy: Duration) {
         self.stats.busy += busy;
+        if let Some(p) = &self.probe {
+            p.end(std::mem::take(&mut self.handed), busy, self.stats.busy);
+        }
+    }
+
+    /// An observed run: `units` more are handed over and work begins.
+    #[inline]
+    fn begin(&mut self, units: u64) {
+        if let Some(p) = &self.probe {
+            self.handed += units;
+            p.begin(units);
+        }
     }
 
     /// Subtracts time the mapping measured as spent downstream during this instance's
@@ -188,12 +227,14 @@ impl Instance {
         sink: &mut dyn Sink,
     ) -> Result<Flow, Abort> {
         self.stats.units_in += units.len() as u64;
+        self.begin(units.len() as u64);
         self.run_units(port, units, 0, sink)
     }
 
     /// One root call with `input` (the `-d` object, or null for an iteration).
     pub fn call_root(&mut self, input: Value, sink: &mut dyn Sink) -> Result<Flow, Abort> {
         self.stats.units_in += 1;
+        self.begin(1);
         let mut one = std::mem::take(&mut self.scratch);
         one.push(input);
         let flow = self.run_units(ROOT, &mut one, 0, sink);
@@ -235,7 +276,8 @@ impl Instance {
             };
             let port_name = self.inputs.get(port).map_or(&*self.root_port, |p| &**p);
             let mut batch = Batch::new(units, self.keep_copies);
-            let mut out = self.buffers.writer(&self.info, sink);
+            let mut counted = Counted { inner: &mut *sink, probe: self.probe.as_deref() };
+            let mut out = self.buffers.writer(&self.info, &mut counted);
             if let Err(p) = catch_panic(|| pe.process_batch(port_name, &mut batch, &mut out)) {
                 // A panic escaped an overridden process_batch.
                 batch.escaped(p);
@@ -297,10 +339,16 @@ impl Instance {
     /// Records a failure and decides: restart after a back-off, or give up.
     fn failed(&mut self, error: String) -> Flow {
         self.stats.failures += 1;
+        if let Some(p) = &self.probe {
+            p.failed();
+        }
         match self.tracker.on_failure(Instant::now()) {
             Decision::Restart { backoff } => {
                 self.state = State::Restarting;
                 self.stats.restarts += 1;
+                if let Some(p) = &self.probe {
+                    p.restarted();
+                }
                 Flow::Backoff(backoff)
             }
             Decision::GiveUp { reason } => {
@@ -317,6 +365,9 @@ impl Instance {
 
     fn dead_letter(&mut self, port: usize, unit: Value, error: String, attempts: u32) {
         self.stats.dead_letters += 1;
+        if let Some(p) = &self.probe {
+            p.dead_lettered();
+        }
         self.dead.record(DeadLetter {
             pe: self.info.pe.clone(),
             instance: self.info.index,
@@ -330,6 +381,7 @@ impl Instance {
     /// After a back-off: re-creates the PE, retries the failed unit and carries on with the
     /// rest of the interrupted batch.
     pub fn resume(&mut self, sink: &mut dyn Sink) -> Result<Flow, Abort> {
+        self.begin(0);
         if matches!(self.state, State::Restarting) {
             if let Flow::Backoff(b) = self.start() {
                 return Ok(Flow::Backoff(b));
@@ -353,8 +405,10 @@ impl Instance {
     /// everything it wrote into `sink`. A failing `postprocess` is reported, not retried: a
     /// restarted instance would have lost the state it was meant to write out.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), Abort> {
+        self.begin(0);
         if let State::Running(pe) = &mut self.state {
-            let mut out = self.buffers.writer(&self.info, sink);
+            let mut counted = Counted { inner: &mut *sink, probe: self.probe.as_deref() };
+            let mut out = self.buffers.writer(&self.info, &mut counted);
             let result = catch_panic(|| pe.postprocess(&mut out));
             if let Some(abort) = self.buffers.take_abort() {
                 return Err(abort);
@@ -377,13 +431,15 @@ impl Instance {
 
     /// Sends every buffered unit on.
     pub fn flush(&mut self, sink: &mut dyn Sink) -> Result<(), Abort> {
-        self.buffers.flush_all(sink)
+        let mut counted = Counted { inner: sink, probe: self.probe.as_deref() };
+        self.buffers.flush_all(&mut counted)
     }
 
     /// Final counters (units written included).
     pub fn final_stats(&self) -> InstanceStats {
         let mut s = self.stats.clone();
         s.units_out = self.buffers.written();
+        s.process_times = self.probe.as_ref().map(|p| p.times());
         s
     }
 }

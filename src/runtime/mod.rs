@@ -1,5 +1,5 @@
 //! What every mapping shares: supervised instances, outlets (routing), root inputs,
-//! collected outputs, run options and the run report.
+//! collected outputs, run options, the run report, and what observes a run while it runs.
 
 pub(crate) mod cluster;
 pub mod collect;
@@ -11,6 +11,7 @@ pub mod instance;
 pub(crate) mod join;
 pub(crate) mod launch;
 pub(crate) mod log_limit;
+pub mod observe;
 pub mod options;
 pub mod outlet;
 pub(crate) mod pool;

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub pool: PoolOptions,
     /// Options of the Redis mappings.
     pub redis: RedisOptions,
+    /// Whether the run is observed (live metrics, timelines), and how often it is sampled.
+    pub observe: super::observe::ObserveOptions,
 }
 
 /// Options of the Redis mappings (`dyn_redis`, `dyn_auto_redis`). The server's URL and the
@@ -151,6 +153,7 @@ impl Default for RunOptions {
             cluster: ClusterOptions::default(),
             pool: PoolOptions::default(),
             redis: RedisOptions::default(),
+            observe: super::observe::ObserveOptions::default(),
             batch_bytes: 1 << 20,
             retry_hold_batches: 8,
         }

@@ -167,6 +167,9 @@ pub struct InstanceStats {
     pub gave_up: Option<String>,
     /// The error of `postprocess`, if it failed.
     pub postprocess_error: Option<String>,
+    /// Its process time per unit, when the run was observed (see `runtime::observe`).
+    #[serde(default)]
+    pub process_times: Option<crate::runtime::observe::histogram::UnitTimes>,
 }
 
 /// One instance's line in the report.

@@ -15,8 +15,10 @@
 //! | `ABORT` | 0 | UTF-8 reason |
 //! | `SHUTDOWN` | 0 | empty |
 //! | `BYE` | 0 | empty: the coordinator has a worker's report; the worker may close |
+//! | `SAMPLES` | 0 | bincode [`ProcessSample`]: a worker's instances now (observed runs, every `--sample-ms`) |
 
 use crate::plan::CollectName;
+use crate::runtime::observe::sample::ProcessSample;
 use crate::runtime::report::{DeadLetter, InstanceStats};
 use crate::value::{decode_values_limited, encode_values, CodecError, Value, MAX_DEPTH};
 use dispel4rs_transports::Frame;
@@ -43,6 +45,8 @@ pub(crate) const ABORT: u8 = 8;
 pub(crate) const SHUTDOWN: u8 = 9;
 /// The coordinator has a worker's final report: the worker may close its sockets.
 pub(crate) const BYE: u8 = 10;
+/// A worker's samples of its instances (observed runs).
+pub(crate) const SAMPLES: u8 = 11;
 
 /// The largest data unit a process of a multi-process run may write: one frame's payload,
 /// less room for the frame's own fields (port, PE and port names, unit count).
@@ -202,6 +206,11 @@ pub(crate) fn abort(reason: &str) -> Frame {
 /// A `REPORT` frame.
 pub(crate) fn report(report: &Report) -> Result<Frame, WireError> {
     Ok(Frame::new(REPORT, 0, to_bytes(report)?))
+}
+
+/// A `SAMPLES` frame.
+pub(crate) fn samples(sample: &ProcessSample) -> Result<Frame, WireError> {
+    Ok(Frame::new(SAMPLES, 0, to_bytes(sample)?))
 }
 
 /// Most bytes of dead letters a worker sends back: letters beyond it are counted in

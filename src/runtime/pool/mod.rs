@@ -109,6 +109,12 @@ pub(crate) fn run(
         let q = queue.clone();
         pool.set_waker(Arc::new(move || q.wake_all()));
         engine.set_pool(pool.clone());
+        if let Some(observatory) = engine.options.observe.observatory() {
+            let (q, p) = (queue.clone(), pool.clone());
+            let names = engine.plan.pes().iter().map(|pe| pe.name.clone()).collect();
+            observatory.watch_queue(names, Box::new(move || q.backlog().lanes));
+            observatory.watch_pool(Box::new(move || p.size()));
+        }
         let initial = match scaling {
             Scaling::Fixed(n) => n.max(1),
             Scaling::Auto { min, .. } => min.max(1),

@@ -322,6 +322,11 @@ impl Coordinator {
                 self.stop_locked(books, Abort::new(AbortReason::PeerFailed, format!("{name} failed: {why}")));
             }
             Event::Wake => {}
+            Event::Samples { process, sample } => {
+                if let Some(observatory) = self.options.observe.observatory() {
+                    observatory.ingest(process, sample);
+                }
+            }
         }
     }
 
@@ -744,6 +749,13 @@ fn coordinate(
         waited_ns: AtomicU64::new(0),
         max_workers: max,
     });
+
+    if let Some(observatory) = options.observe.observatory() {
+        let (c, p) = (coordinator.clone(), coordinator.clone());
+        let names = plan.pes().iter().map(|pe| pe.name.clone()).collect();
+        observatory.watch_queue(names, Box::new(move || c.books().queued.clone()));
+        observatory.watch_pool(Box::new(move || p.books().processes.values().map(|p| p.target).sum()));
+    }
 
     // Local workers: this program again, the URL (and its password) in the environment.
     let shares: Vec<usize> = (0..processes)

@@ -6,7 +6,7 @@
 //! | `manifest` | string | coordinator, once | bincode [`JobManifest`]: options, inputs, plan fingerprint, lanes |
 //! | `lane:<pe>` | stream (group `w`) | roots, workers' commits | the tasks of a pooled PE, one per entry: [`encode_task`] |
 //! | `pin:<instance>` | stream (group `w`) | roots, workers' commits | `hybrid_redis`: the tasks of one pinned instance (by global id) |
-//! | `events` | stream | workers' commits, workers | bincode [`Event`], read in order by the coordinator |
+//! | `events` | stream | workers' commits, workers | bincode [`Event`], read in order by the coordinator (with the samples of observed runs) |
 //! | `ctl:<process>` | stream | coordinator | bincode [`Control`] for one worker process |
 //! | `wake:<consumer>` | stream (group `w`) | a process, to its own blocked workers | empty wake-ups |
 //! | `procs` | counter | joining processes | `INCR`: a process's number |
@@ -182,6 +182,8 @@ pub(crate) enum Event {
     Failed { process: u32, why: String },
     /// Wakes the coordinator's reader (no meaning of its own).
     Wake,
+    /// A worker process's instances now (observed runs, every `--sample-ms`).
+    Samples { process: u32, sample: crate::runtime::observe::sample::ProcessSample },
 }
 
 /// An entry of a worker process's control stream.

@@ -15,6 +15,7 @@ use crate::mapping::RunError;
 use crate::plan::{CollectName, Plan};
 use crate::runtime::launch::hostname;
 use crate::runtime::log_limit::{Level, RateLimitedLog};
+use crate::runtime::observe::Observatory;
 use crate::runtime::options::RunOptions;
 use crate::runtime::pool::backend::{Backend, InstanceEnd, TaskDone, WorkerClock, WorkerMail};
 use crate::runtime::pool::task::{Task, TaskCosts};
@@ -455,7 +456,7 @@ pub(crate) fn join(
             "job '{job}' at {url}: unreadable manifest ({why}): another version of dispel4rs?"
         )),
     })?;
-    let options = jm.manifest.worker_options("127.0.0.1");
+    let mut options = jm.manifest.worker_options("127.0.0.1");
     let plan = if jm.mapping == crate::mapping::Mapping::HybridRedis.name() {
         Plan::hybrid(graph, options.processes)?
     } else {
@@ -477,6 +478,12 @@ pub(crate) fn join(
     }
     let process: u32 =
         conn.query("INCR", client::cmd("INCR").arg(keys.key("procs"))).map_err(RunError::Redis)?;
+    // An observed run: this process observes its instances and sends the coordinator their
+    // samples through the events stream.
+    if options.observe.enabled {
+        options.observe.live = Some(Observatory::for_process(process, options.observe.sample_interval));
+    }
+    let observatory = options.observe.observatory().cloned();
     let backend = Arc::new(RedisWorkers {
         costs: TaskCosts::new(plan.pes().len(), options.pool.task_target, options.batch_size),
         max_workers: options.processes,
@@ -502,6 +509,16 @@ pub(crate) fn join(
     let hello = Event::Hello { process, pid, host, workers: workers as u32 };
     backend.event(&hello).map_err(RunError::Redis)?;
     tracing::info!("joined job '{job}' at {url} as process {process} with {workers} worker(s)");
+    if let Some(obs) = &observatory {
+        let to = backend.clone();
+        obs.start(Some(Box::new(move |sample| {
+            if !to.is_over() {
+                if let Err(e) = to.event(&Event::Samples { process, sample }) {
+                    tracing::debug!("cannot send this process's samples: {e}");
+                }
+            }
+        })));
+    }
 
     let b = backend.clone();
     actix::System::new().block_on(async move {
@@ -526,6 +543,9 @@ pub(crate) fn join(
         }
         actix::System::current().stop();
     });
+    if let Some(obs) = &observatory {
+        obs.stop();
+    }
     match backend.failure() {
         Some(why) => Err(RunError::Aborted(why)),
         None => Ok(()),
