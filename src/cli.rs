@@ -334,8 +334,9 @@ impl Args {
 }
 
 fn init_logging(verbose: u8) {
+    // PE messages (`Output::log`, target `dispel4rs::pe`) are shown by default.
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,dispel4rs::pe=info",
         1 => "info",
         _ => "debug",
     };

@@ -209,6 +209,8 @@ pub(crate) struct RunEnd {
     pub outputs: Option<std::io::Result<CollectedOutputs>>,
     /// The peak resident memory of the run's processes, where known.
     pub peak_rss_bytes: Option<u64>,
+    /// Each process's peak resident memory, by name (multi-process runs).
+    pub process_peaks: Vec<(String, u64)>,
 }
 
 impl MappingResult {
@@ -236,6 +238,7 @@ impl MappingResult {
             report.instances = instances;
         }
         report.pool = end.pool;
+        report.process_peaks = end.process_peaks;
         Ok(MappingResult { outputs, report })
     }
 }

@@ -227,6 +227,7 @@ pub(crate) fn run_coordinator(
         stats: outcome.stats,
         outputs: outcome.outputs,
         peak_rss_bytes: outcome.peak_rss_bytes,
+        process_peaks: outcome.process_peaks,
         ..RunEnd::default()
     };
     let mut result = MappingResult::assemble(Mapping::ZmqMulti, plan, end)?;

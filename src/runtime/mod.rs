@@ -10,6 +10,8 @@ pub mod instance;
 #[cfg(feature = "zmq")]
 pub(crate) mod join;
 pub(crate) mod launch;
+#[cfg(feature = "mpi")]
+pub(crate) mod line_prefix;
 pub(crate) mod log_limit;
 pub mod options;
 pub mod outlet;

@@ -173,6 +173,7 @@ pub(crate) fn run(
         instances: Some(engine.instance_reports()),
         outputs: engine.finish_collect(),
         peak_rss_bytes: peak_rss_bytes(),
+        process_peaks: Vec::new(),
         pool: Some(pool_report),
     };
     MappingResult::assemble(mapping, plan, end)

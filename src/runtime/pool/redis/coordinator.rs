@@ -576,6 +576,8 @@ pub(crate) struct Outcome {
     pub pool: PoolReport,
     /// Entries not made with the run's secret, removed or ignored.
     pub rejected: u64,
+    /// Each process's peak resident memory, by name.
+    pub process_peaks: Vec<(String, u64)>,
 }
 
 /// The worker processes the coordinator starts, and the secret they get.
@@ -967,7 +969,25 @@ fn coordinate(
     let outputs =
         coordinator.collector.lock().unwrap_or_else(|p| p.into_inner()).take().map(Collector::finish);
     let rejected = coordinator.rejected.load(Ordering::Relaxed);
-    Ok(Outcome { tail: Some(ended.saturating_sub(last_unit)), instances, outputs, pool, rejected })
+    // Every process's peak memory: the workers noted theirs in the job's `rss` hash (at each
+    // heartbeat and when told to stop; the coordinator's own workers have exited by now).
+    let mut process_peaks: Vec<(String, u64)> = Vec::new();
+    if let Some(bytes) = crate::runtime::report::peak_rss_bytes() {
+        process_peaks.push(("coordinator".to_owned(), bytes));
+    }
+    let noted: BTreeMap<u32, u64> =
+        conn.query("HGETALL", client::cmd("HGETALL").arg(keys.key("rss"))).unwrap_or_default();
+    for (process, bytes) in noted {
+        process_peaks.push((format!("process {process}"), bytes));
+    }
+    Ok(Outcome {
+        tail: Some(ended.saturating_sub(last_unit)),
+        instances,
+        outputs,
+        pool,
+        rejected,
+        process_peaks,
+    })
 }
 
 impl Books {
