@@ -686,7 +686,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         let rejected_frames = rejected.load(Ordering::Relaxed) + rejected_elsewhere;
         // This process's high-water mark, read now: what its PEs took at any time of the run.
         if let Some(bytes) = peak_rss_bytes() {
-            let name = names.get(me as usize).cloned().unwrap_or_else(|| format!("process {me}"));
+            let name = names.get(me).cloned().unwrap_or_else(|| format!("process {me}"));
             process_peaks.insert(0, (name, bytes));
         }
         let peak = process_peaks.iter().map(|(_, b)| *b).max();
