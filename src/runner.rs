@@ -147,13 +147,7 @@ impl<'g> Runner<'g> {
     /// The plan this runner would enact (for a dynamic mapping, [`Plan::pooled`]: `-n` is
     /// the number of workers).
     pub fn plan(&self) -> Result<Plan, RunError> {
-        if self.mapping == Mapping::HybridRedis {
-            return Ok(Plan::hybrid(self.graph, self.options.processes)?);
-        }
-        if self.mapping.is_pooled() {
-            return Ok(Plan::pooled(self.graph, self.options.processes)?);
-        }
-        Ok(Plan::new(self.graph, self.options.processes)?)
+        self.mapping.plan(self.graph, &self.options)
     }
 
     /// The mapping chosen.
@@ -178,6 +172,7 @@ impl<'g> Runner<'g> {
         self.options.validate()?;
         let prepared = self.prepare(false)?;
         let Prepared { plan, inputs, collector, dead, files } = prepared;
+        warn_placement(&plan);
         let result = match self.mapping {
             Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
             Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
@@ -260,7 +255,7 @@ impl<'g> Runner<'g> {
             Ok(p) => p,
             // The same command line on every rank gives the same plan or input error
             // everywhere: every rank finalises MPI and reports it.
-            Err(e @ (RunError::Plan(_) | RunError::Input(_))) => {
+            Err(e @ (RunError::Plan(_) | RunError::Input(_) | RunError::Options(_))) => {
                 drop(world);
                 return Err(e);
             }
@@ -271,6 +266,9 @@ impl<'g> Runner<'g> {
                 world.abort(code);
             }
         };
+        if rank == 0 {
+            warn_placement(&plan);
+        }
         match crate::mapping::mpi::run(world, &plan, &inputs, &self.options, Some(collector), dead.clone())? {
             Some(result) => finish(result, &dead, files),
             None => {
@@ -329,6 +327,13 @@ fn output_failed(what: &str, path: &std::path::Path, e: std::io::Error) -> RunEr
 }
 
 /// Adds the dead letters to a mapping's result and puts the output files in place.
+/// Logs what [`crate::runtime::advice::plan_warnings`] finds.
+fn warn_placement(plan: &Plan) {
+    for w in crate::runtime::advice::plan_warnings(plan) {
+        tracing::warn!("{w}");
+    }
+}
+
 fn finish(
     result: crate::mapping::MappingResult,
     dead: &DeadLetters,
@@ -351,6 +356,9 @@ fn finish(
         f.commit().map_err(|e| output_failed("the dead-letter file", &target, e))?;
     }
     let mut report = result.report;
+    for s in &report.suggestions {
+        tracing::warn!("{s}");
+    }
     report.dead_letters_total = dead.total();
     report.dead_letters = dead.kept();
     Ok(RunResult { outputs, report, role: Role::Coordinator })

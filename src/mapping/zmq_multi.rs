@@ -262,7 +262,7 @@ pub fn run_worker(
     })?;
     let options = manifest.worker_options(bind_host);
     options.validate()?;
-    let plan = Plan::new(graph, options.processes)?;
+    let plan = Mapping::ZmqMulti.plan(graph, &options)?;
     let peers = plan.processes() as u32;
     let inputs = RootInputs::resolve(&plan, manifest.inputs())?;
     let (bridge, address) = data_bridge(rank, peers, &options, secret)?;

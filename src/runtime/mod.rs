@@ -1,6 +1,7 @@
 //! What every mapping shares: supervised instances, outlets (routing), root inputs,
 //! collected outputs, run options and the run report.
 
+pub(crate) mod advice;
 pub(crate) mod cluster;
 pub mod collect;
 pub(crate) mod guard;

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub pool: PoolOptions,
     /// Options of the Redis mappings.
     pub redis: RedisOptions,
+    /// Per-PE changes to the graph's specs (`--numprocesses PE=N`, `--blocking PE`).
+    pub tuning: crate::plan::PeTuning,
 }
 
 /// Options of the Redis mappings (`dyn_redis`, `dyn_auto_redis`). The server's URL and the
@@ -153,6 +155,7 @@ impl Default for RunOptions {
             redis: RedisOptions::default(),
             batch_bytes: 1 << 20,
             retry_hold_batches: 8,
+            tuning: crate::plan::PeTuning::default(),
         }
     }
 }

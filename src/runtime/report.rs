@@ -214,6 +214,9 @@ pub struct RunReport {
     pub rejected_frames: u64,
     /// The worker pool of a dynamic mapping.
     pub pool: Option<PoolReport>,
+    /// What to try where a PE was busy for more than its share of a slot it shares (one
+    /// line each, naming the PE, the slot and the options).
+    pub suggestions: Vec<String>,
 }
 
 /// How the worker pool of a dynamic run moved, and why.
@@ -318,6 +321,7 @@ impl RunReport {
             peak_rss_bytes,
             process_peaks: Vec::new(),
             pool: None,
+            suggestions: Vec::new(),
             rejected_frames: 0,
         }
     }
@@ -438,6 +442,10 @@ impl RunReport {
             ("instances", Value::List(instances)),
             ("rejected_frames", Value::Int(self.rejected_frames as i64)),
         ]);
+        if let (false, Value::Map(entries)) = (self.suggestions.is_empty(), &mut report) {
+            let lines = self.suggestions.iter().map(|s| Value::from(s.as_str())).collect();
+            entries.insert("suggestions".to_owned(), Value::List(lines));
+        }
         if let (false, Value::Map(entries)) = (self.process_peaks.is_empty(), &mut report) {
             let peaks = self.process_peaks.iter().map(|(p, b)| (p.as_str(), Value::Int(*b as i64)));
             entries.insert("process_peak_rss_bytes".to_owned(), Value::map(peaks));

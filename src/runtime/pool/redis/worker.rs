@@ -11,7 +11,7 @@
 use super::protocol::{self, Control, Effects, EntryError, Event, InstanceWire, JobManifest, Pushes, Seal};
 use crate::abort::{Abort, AbortReason};
 use crate::graph::WorkflowGraph;
-use crate::mapping::RunError;
+use crate::mapping::{Mapping, RunError};
 use crate::plan::{CollectName, Plan};
 use crate::runtime::launch::hostname;
 use crate::runtime::log_limit::{Level, RateLimitedLog};
@@ -456,11 +456,9 @@ pub(crate) fn join(
         )),
     })?;
     let options = jm.manifest.worker_options("127.0.0.1");
-    let plan = if jm.mapping == crate::mapping::Mapping::HybridRedis.name() {
-        Plan::hybrid(graph, options.processes)?
-    } else {
-        Plan::pooled(graph, options.processes)?
-    };
+    let mapping =
+        if jm.mapping == Mapping::HybridRedis.name() { Mapping::HybridRedis } else { Mapping::DynRedis };
+    let plan = mapping.plan(graph, &options)?;
     let (pid, host) = (std::process::id(), hostname());
     if plan.fingerprint() != jm.fingerprint {
         let why = format!(
