@@ -181,46 +181,15 @@ impl<'g> Runner<'g> {
                 dyn_auto_multi::run(&plan, &inputs, &self.options, collector, dead.clone())?
             }
             #[cfg(feature = "redis")]
-            Mapping::DynRedis => {
+            m @ (Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis) => {
+                use crate::mapping::{dyn_auto_redis, dyn_redis, hybrid_redis};
+                let run = match m {
+                    Mapping::DynRedis => dyn_redis::run,
+                    Mapping::DynAutoRedis => dyn_auto_redis::run,
+                    _ => hybrid_redis::run,
+                };
                 let redis = self.redis_args()?;
-                let source = &self.inputs;
-                crate::mapping::dyn_redis::run(
-                    &plan,
-                    source,
-                    &inputs,
-                    &self.options,
-                    collector,
-                    dead.clone(),
-                    redis,
-                )?
-            }
-            #[cfg(feature = "redis")]
-            Mapping::HybridRedis => {
-                let redis = self.redis_args()?;
-                let source = &self.inputs;
-                crate::mapping::hybrid_redis::run(
-                    &plan,
-                    source,
-                    &inputs,
-                    &self.options,
-                    collector,
-                    dead.clone(),
-                    redis,
-                )?
-            }
-            #[cfg(feature = "redis")]
-            Mapping::DynAutoRedis => {
-                let redis = self.redis_args()?;
-                let source = &self.inputs;
-                crate::mapping::dyn_auto_redis::run(
-                    &plan,
-                    source,
-                    &inputs,
-                    &self.options,
-                    collector,
-                    dead.clone(),
-                    redis,
-                )?
+                run(&plan, &self.inputs, &inputs, &self.options, collector, dead.clone(), redis)?
             }
             #[cfg(feature = "zmq")]
             Mapping::ZmqMulti => crate::mapping::zmq_multi::run_coordinator(

@@ -138,6 +138,16 @@ impl Default for ClusterOptions {
     }
 }
 
+impl RunOptions {
+    /// Units the task queue of a dynamic run with at most `workers` workers holds before
+    /// roots wait: `--queue-units`, else `--mailbox` × `--batch-size` × workers; at least
+    /// one batch.
+    pub(crate) fn queue_capacity(&self, workers: usize) -> u64 {
+        let default = || self.mailbox_batches.saturating_mul(self.batch_size).saturating_mul(workers) as u64;
+        self.pool.queue_units.unwrap_or_else(default).max(self.batch_size as u64)
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {

@@ -707,11 +707,7 @@ fn coordinate(
         Scaling::Auto { .. } => max.div_ceil(cores.min(max).max(1)),
     });
     let processes = spawn.unwrap_or_else(|| max.div_ceil(per_process.max(1)));
-    let capacity = options
-        .pool
-        .queue_units
-        .unwrap_or_else(|| (options.mailbox_batches * options.batch_size * max) as u64)
-        .max(options.batch_size as u64);
+    let capacity = options.queue_capacity(max);
     let writer = url.connect(options.redis.timeout).map_err(RunError::Redis)?;
     let coordinator = Arc::new(Coordinator {
         plan: Arc::new(plan.clone()),
