@@ -88,9 +88,9 @@ impl Pe for PairProducer {
         Ok(())
     }
 
-    fn postprocess(&mut self, _out: &mut Output<'_>) -> Result<(), PeError> {
-        // dispel4py's self.log: the line carries the PE and instance in its span.
-        tracing::info!("We are left behind: odd: {:?}, even: {:?}", self.odd, self.even);
+    fn postprocess(&mut self, out: &mut Output<'_>) -> Result<(), PeError> {
+        // dispel4py's self.log: the line names the PE and instance.
+        out.log(format!("We are left behind: odd: {:?}, even: {:?}", self.odd, self.even));
         self.odd.clear();
         self.even.clear();
         Ok(())

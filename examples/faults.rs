@@ -13,6 +13,9 @@
 //! | `sleep:MS` | i, after sleeping MS milliseconds |
 //! | `nest:D` | i wrapped in D nested lists |
 //! | `big:BYTES` | a string of BYTES bytes |
+//! | `alloc:MB` | i, after touching MB MiB of memory it then frees |
+//! | `print` | i, after printing `stage printed unit i` on its standard output |
+//! | `log` | i, after logging `stage logged unit i` with [`Output::log`] |
 //!
 //! `sink` counts what it receives and sums the integers; at end of stream it writes
 //! `{"count": c, "sum": s}`.
@@ -57,6 +60,24 @@ impl Pe for Stage {
                 out.write_at(0, v)
             }
             "big" => out.write_at(0, "x".repeat(number()? as usize)),
+            "alloc" => {
+                let mut block = vec![0u8; number()? as usize * (1 << 20)];
+                // Touch every page, so that it is resident.
+                for page in block.chunks_mut(4096) {
+                    page[0] = 1;
+                }
+                std::hint::black_box(&block);
+                drop(block);
+                out.write_at(0, i)
+            }
+            "print" => {
+                println!("stage printed unit {i}");
+                out.write_at(0, i)
+            }
+            "log" => {
+                out.log(format!("stage logged unit {i}"));
+                out.write_at(0, i)
+            }
             _ => Err(PeError::new(format!("unknown action {action:?}"))),
         }
     }

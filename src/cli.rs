@@ -114,6 +114,16 @@ pub struct Args {
     #[arg(long)]
     pub plan: bool,
 
+    /// Exactly N instances of PE, as if its spec said numprocesses(N) (repeatable; -n
+    /// 1..=65536 as bound). No rebuild needed: try a value, look at --plan.
+    #[arg(long, value_name = "PE=N", value_parser = crate::plan::tuning::parse_numprocesses)]
+    pub numprocesses: Vec<(String, usize)>,
+
+    /// Treat PE as blocking, as if its spec said blocking(): a thread of its own per
+    /// instance, and a place of its own in the plan when slots run short (repeatable).
+    #[arg(long, value_name = "PE")]
+    pub blocking: Vec<String>,
+
     /// Data units per batch on every hop [1..=1000000].
     #[arg(long, default_value_t = defaults().batch_size, value_name = "N",
           value_parser = |s: &str| validate::BATCH_SIZE.parse::<usize>(s))]
@@ -328,6 +338,10 @@ impl Args {
         o.redis.timeout = Duration::from_millis(self.redis_timeout_ms.max(1));
         o.redis.workers_per_process = self.workers.map(|w| w.max(1));
         o.cluster.secret_file = self.secret_file.clone();
+        o.tuning = crate::plan::PeTuning {
+            numprocesses: self.numprocesses.clone(),
+            blocking: self.blocking.clone(),
+        };
         o.cluster.authenticate_frames = !self.insecure_no_frame_mac;
         o.observe.sample_interval = Duration::from_millis(self.sample_ms);
         o.observe.enabled = self.observed();
@@ -377,8 +391,9 @@ impl Args {
 }
 
 fn init_logging(verbose: u8) {
+    // PE messages (`Output::log`, target `dispel4rs::pe`) are shown by default.
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,dispel4rs::pe=info",
         1 => "info",
         _ => "debug",
     };

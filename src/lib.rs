@@ -65,6 +65,8 @@ pub use plan::Plan;
 pub use runner::{Role, RunResult, Runner};
 pub use runtime::options::RunOptions;
 pub use sink::Sink;
+/// `tracing`, re-exported for PEs that log with its macros (see [`pe::log`]).
+pub use tracing;
 pub use value::Value;
 
 /// The README's example, compiled as a doc test so it cannot rot.

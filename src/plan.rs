@@ -270,13 +270,16 @@ impl Plan {
             return Err(PlanError::TooManyInstances { processes, instances: total });
         }
 
-        // Partitions of the sharing PEs when slots run short.
-        let groups =
-            if !sharing.is_empty() && left < sharing.len() as isize { left.max(1) as usize } else { 0 };
+        // Partitions of the sharing PEs when slots run short: the blocking ones (declared
+        // heavy or slow) keep a placement of their own; the others share what is left.
+        let light: Vec<usize> = sharing.iter().copied().filter(|p| !specs[*p].blocking).collect();
+        let heavy = sharing.len() - light.len();
+        let short = !sharing.is_empty() && left < sharing.len() as isize;
+        let groups = if short && !light.is_empty() { (left - heavy as isize).max(1) as usize } else { 0 };
         let mut group_of: HashMap<usize, usize> = HashMap::new();
         if groups > 0 {
-            for (j, pe) in sharing.iter().enumerate() {
-                group_of.insert(*pe, j * groups / sharing.len());
+            for (j, pe) in light.iter().enumerate() {
+                group_of.insert(*pe, j * groups / light.len());
             }
         }
 
@@ -506,14 +509,18 @@ impl Plan {
                 p.instances.clone().map(|g| self.instances[g].slot.to_string()).collect();
             let _ = writeln!(
                 out,
-                "  {:<24} {} instance(s){} on slot(s) {}",
+                "  {:<24} {} instance(s){}{} on slot(s) {}",
                 p.name,
                 p.count(),
                 if p.is_root { " (root)" } else { "" },
+                if p.spec.blocking { " (blocking: a thread each)" } else { "" },
                 slots.join(",")
             );
         }
         self.describe_routes(&mut out);
+        for w in crate::runtime::advice::plan_warnings(self) {
+            let _ = writeln!(out, "warning: {w}");
+        }
         out
     }
 
@@ -555,6 +562,8 @@ impl Plan {
 }
 
 mod export;
+pub mod tuning;
+pub use tuning::PeTuning;
 
 #[cfg(test)]
 mod tests;

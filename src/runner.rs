@@ -171,13 +171,7 @@ impl<'g> Runner<'g> {
     /// The plan this runner would enact (for a dynamic mapping, [`Plan::pooled`]: `-n` is
     /// the number of workers).
     pub fn plan(&self) -> Result<Plan, RunError> {
-        if self.mapping == Mapping::HybridRedis {
-            return Ok(Plan::hybrid(self.graph, self.options.processes)?);
-        }
-        if self.mapping.is_pooled() {
-            return Ok(Plan::pooled(self.graph, self.options.processes)?);
-        }
-        Ok(Plan::new(self.graph, self.options.processes)?)
+        self.mapping.plan(self.graph, &self.options)
     }
 
     /// The mapping chosen.
@@ -214,6 +208,7 @@ impl<'g> Runner<'g> {
 
     fn run_prepared(&self, prepared: Prepared) -> Result<RunResult, RunError> {
         let Prepared { plan, inputs, collector, dead, files } = prepared;
+        warn_placement(&plan);
         let result = match self.mapping {
             Mapping::Simple => simple::run(&plan, &inputs, &self.options, collector, dead.clone())?,
             Mapping::Multi => multi::run(&plan, &inputs, &self.options, collector, dead.clone())?,
@@ -222,46 +217,15 @@ impl<'g> Runner<'g> {
                 dyn_auto_multi::run(&plan, &inputs, &self.options, collector, dead.clone())?
             }
             #[cfg(feature = "redis")]
-            Mapping::DynRedis => {
+            m @ (Mapping::DynRedis | Mapping::DynAutoRedis | Mapping::HybridRedis) => {
+                use crate::mapping::{dyn_auto_redis, dyn_redis, hybrid_redis};
+                let run = match m {
+                    Mapping::DynRedis => dyn_redis::run,
+                    Mapping::DynAutoRedis => dyn_auto_redis::run,
+                    _ => hybrid_redis::run,
+                };
                 let redis = self.redis_args()?;
-                let source = &self.inputs;
-                crate::mapping::dyn_redis::run(
-                    &plan,
-                    source,
-                    &inputs,
-                    &self.options,
-                    collector,
-                    dead.clone(),
-                    redis,
-                )?
-            }
-            #[cfg(feature = "redis")]
-            Mapping::HybridRedis => {
-                let redis = self.redis_args()?;
-                let source = &self.inputs;
-                crate::mapping::hybrid_redis::run(
-                    &plan,
-                    source,
-                    &inputs,
-                    &self.options,
-                    collector,
-                    dead.clone(),
-                    redis,
-                )?
-            }
-            #[cfg(feature = "redis")]
-            Mapping::DynAutoRedis => {
-                let redis = self.redis_args()?;
-                let source = &self.inputs;
-                crate::mapping::dyn_auto_redis::run(
-                    &plan,
-                    source,
-                    &inputs,
-                    &self.options,
-                    collector,
-                    dead.clone(),
-                    redis,
-                )?
+                run(&plan, &self.inputs, &inputs, &self.options, collector, dead.clone(), redis)?
             }
             #[cfg(feature = "zmq")]
             Mapping::ZmqMulti => crate::mapping::zmq_multi::run_coordinator(
@@ -281,7 +245,7 @@ impl<'g> Runner<'g> {
     fn run_mpi(mut self) -> Result<RunResult, RunError> {
         self.options.validate()?;
         let world = crate::mapping::mpi::init(&self.options)?;
-        let (rank, size) = (world.rank, world.size);
+        let rank = world.rank;
         // Rank 0 observes the run; the others send it their samples (`runtime::cluster`).
         let observatory = match rank {
             0 => self.options.observe.observatory().cloned(),
@@ -317,7 +281,7 @@ impl<'g> Runner<'g> {
             Ok(p) => p,
             // The same command line on every rank gives the same plan or input error
             // everywhere: every rank finalises MPI and reports it.
-            Err(e @ (RunError::Plan(_) | RunError::Input(_))) => {
+            Err(e @ (RunError::Plan(_) | RunError::Input(_) | RunError::Options(_))) => {
                 drop(world);
                 return Err(e);
             }
@@ -328,6 +292,9 @@ impl<'g> Runner<'g> {
                 world.abort(code);
             }
         };
+        if rank == 0 {
+            warn_placement(&plan);
+        }
         match crate::mapping::mpi::run(world, &plan, &inputs, &self.options, Some(collector), dead.clone())? {
             Some(result) => finish(result, &dead, files),
             None => {
@@ -386,6 +353,13 @@ fn output_failed(what: &str, path: &std::path::Path, e: std::io::Error) -> RunEr
 }
 
 /// Adds the dead letters to a mapping's result and puts the output files in place.
+/// Logs what [`crate::runtime::advice::plan_warnings`] finds.
+fn warn_placement(plan: &Plan) {
+    for w in crate::runtime::advice::plan_warnings(plan) {
+        tracing::warn!("{w}");
+    }
+}
+
 fn finish(
     result: crate::mapping::MappingResult,
     dead: &DeadLetters,
@@ -408,6 +382,9 @@ fn finish(
         f.commit().map_err(|e| output_failed("the dead-letter file", &target, e))?;
     }
     let mut report = result.report;
+    for s in &report.suggestions {
+        tracing::warn!("{s}");
+    }
     report.dead_letters_total = dead.total();
     report.dead_letters = dead.kept();
     Ok(RunResult { outputs, report, role: Role::Coordinator })

@@ -156,6 +156,21 @@ pub enum OptionError {
     /// The run secret is missing or unusable.
     #[error("{0}")]
     Secret(String),
+    /// A per-PE option naming a PE the graph does not have.
+    #[error("{flag} {pe}: the graph '{graph}' has no PE '{pe}' (its PEs: {known})")]
+    UnknownPe {
+        /// The option.
+        flag: &'static str,
+        /// The name given.
+        pe: String,
+        /// The graph's name.
+        graph: String,
+        /// The graph's PEs.
+        known: String,
+    },
+    /// A per-PE option the graph cannot take (e.g. on a composite).
+    #[error("{0}")]
+    Tuning(String),
 }
 
 impl Limit {

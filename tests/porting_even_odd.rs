@@ -117,14 +117,14 @@ fn simple_gives_the_originals_pairs_on_the_same_input() {
 
 #[test]
 fn simple_prints_the_originals_pair_lines_and_logs_the_same_left_overs() {
-    let out = run(EXAMPLE, &["simple", "-f", &input_arg(), "-v"]);
+    let out = run(EXAMPLE, &["simple", "-f", &input_arg()]);
     out.assert_success();
     let original = original_stdout();
     let want = pair_lines(&original);
     assert_eq!(want.len(), 15, "the original printed 15 pairs");
     assert_eq!(pair_lines(&out.stdout), want, "Pair: lines of the port vs the original");
     // dispel4py's self.log printed "PairProducer3: We are left behind: ..."; the port logs it
-    // with tracing, in the span of PairProducer3's instance.
+    // with out.log, naming PairProducer3's instance, at the default verbosity.
     let logged = left_behind(&out.stderr);
     assert_eq!(logged, left_behind(&original), "left-over numbers:\n{}", out.stderr);
     let line = out.stderr.lines().find(|l| l.contains("We are left behind")).unwrap_or_default();

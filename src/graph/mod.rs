@@ -515,6 +515,12 @@ impl WorkflowGraph {
         Ok(())
     }
 
+    /// Marks a PE as blocking (overrides its spec; see [`PeSpec::blocking`]).
+    pub fn set_blocking(&mut self, pe: PeId) -> Result<(), GraphError> {
+        self.spec_mut(pe)?.blocking = true;
+        Ok(())
+    }
+
     /// Sets the grouping of an input (overrides its spec). For a composite input, sets it on
     /// every inner input the port maps to.
     pub fn set_grouping(&mut self, pe: PeId, port: &str, grouping: Grouping) -> Result<(), GraphError> {

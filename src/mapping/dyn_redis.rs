@@ -61,7 +61,8 @@ pub(crate) fn run_job(
         stats: Vec::new(),
         instances: Some(outcome.instances),
         outputs: outcome.outputs,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: outcome.process_peaks.iter().map(|(_, b)| *b).max().or_else(peak_rss_bytes),
+        process_peaks: outcome.process_peaks,
         pool: Some(outcome.pool),
     };
     let rejected = outcome.rejected;

@@ -101,6 +101,24 @@ impl Mapping {
         matches!(self, Mapping::DynMulti | Mapping::DynAutoMulti | Mapping::DynRedis | Mapping::DynAutoRedis)
     }
 
+    /// The plan this mapping enacts for `graph` with `options`, their per-PE tuning applied
+    /// (`--numprocesses PE=N`, `--blocking PE`): [`crate::Plan::new`] for the fixed mappings,
+    /// [`crate::Plan::pooled`] for the dynamic ones, [`crate::Plan::hybrid`] for
+    /// `hybrid_redis`. Every process of a run makes its plan here.
+    pub fn plan(
+        self,
+        graph: &crate::WorkflowGraph,
+        options: &crate::RunOptions,
+    ) -> Result<crate::Plan, RunError> {
+        let graph = options.tuning.apply(graph)?;
+        let plan = match self {
+            Mapping::HybridRedis => crate::Plan::hybrid(&graph, options.processes)?,
+            m if m.is_pooled() => crate::Plan::pooled(&graph, options.processes)?,
+            _ => crate::Plan::new(&graph, options.processes)?,
+        };
+        Ok(plan)
+    }
+
     /// `Ok` if this build can run the mapping, or why not.
     pub fn availability(self) -> Result<(), &'static str> {
         match self {
@@ -209,6 +227,8 @@ pub(crate) struct RunEnd {
     pub outputs: Option<std::io::Result<CollectedOutputs>>,
     /// The peak resident memory of the run's processes, where known.
     pub peak_rss_bytes: Option<u64>,
+    /// Each process's peak resident memory, by name (multi-process runs).
+    pub process_peaks: Vec<(String, u64)>,
 }
 
 impl MappingResult {
@@ -236,6 +256,10 @@ impl MappingResult {
             report.instances = instances;
         }
         report.pool = end.pool;
+        report.process_peaks = end.process_peaks;
+        if mapping != Mapping::Simple {
+            report.suggestions = crate::runtime::advice::busy_suggestions(plan, &report);
+        }
         Ok(MappingResult { outputs, report })
     }
 }

@@ -12,6 +12,7 @@ use crate::runtime::cluster::{run_process, ProcessConfig};
 use crate::runtime::collect::Collector;
 use crate::runtime::inputs::RootInputs;
 use crate::runtime::launch::hostname;
+use crate::runtime::line_prefix::LinePrefix;
 use crate::runtime::options::RunOptions;
 use crate::runtime::report::DeadLetters;
 use crate::runtime::wire;
@@ -73,6 +74,19 @@ pub(crate) fn run(
     dead: Arc<DeadLetters>,
 ) -> Result<Option<MappingResult>, RunError> {
     let started = Instant::now();
+    // What the PEs of ranks 1.. print reaches the user through mpirun, each line whole and
+    // prefixed with its rank (rank 0 prints the outputs and the report as they are).
+    let prefixed = if world.rank == 0 {
+        None
+    } else {
+        match LinePrefix::install(&format!("[rank {}] ", world.rank)) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!("rank {}: cannot prefix its output: {e}", world.rank);
+                None
+            }
+        }
+    };
     let hello = wire::Hello { fingerprint: plan.fingerprint(), pid: std::process::id(), host: hostname() };
     let names = (0..world.size)
         .map(|r| if r == 0 { "rank 0 (the coordinator)".into() } else { format!("rank {r}") })
@@ -94,9 +108,11 @@ pub(crate) fn run(
         Ok(o) => o,
         Err(why) => {
             eprintln!("error: mpi rank {} of {}: run aborted: {why}", world.rank, world.size);
+            drop(prefixed);
             world.abort(1);
         }
     };
+    drop(prefixed);
     let rank = world.rank;
     if let Err(e) = world.bridge.shutdown() {
         tracing::warn!("closing MPI: {e}");
@@ -110,6 +126,7 @@ pub(crate) fn run(
         stats: outcome.stats,
         outputs: outcome.outputs,
         peak_rss_bytes: outcome.peak_rss_bytes,
+        process_peaks: outcome.process_peaks,
         ..RunEnd::default()
     };
     let mut result = MappingResult::assemble(Mapping::Mpi, plan, end)?;

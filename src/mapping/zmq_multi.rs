@@ -227,6 +227,7 @@ pub(crate) fn run_coordinator(
         stats: outcome.stats,
         outputs: outcome.outputs,
         peak_rss_bytes: outcome.peak_rss_bytes,
+        process_peaks: outcome.process_peaks,
         ..RunEnd::default()
     };
     let mut result = MappingResult::assemble(Mapping::ZmqMulti, plan, end)?;
@@ -261,7 +262,7 @@ pub fn run_worker(
     })?;
     let options = manifest.worker_options(bind_host);
     options.validate()?;
-    let plan = Plan::new(graph, options.processes)?;
+    let plan = Mapping::ZmqMulti.plan(graph, &options)?;
     let peers = plan.processes() as u32;
     let inputs = RootInputs::resolve(&plan, manifest.inputs())?;
     let (bridge, address) = data_bridge(rank, peers, &options, secret)?;

@@ -45,6 +45,7 @@ mod batch;
 
 mod error;
 mod kinds;
+pub mod log;
 pub(crate) mod output;
 
 pub use batch::{Batch, Failure, FailureCause};

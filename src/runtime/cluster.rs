@@ -75,6 +75,8 @@ pub(crate) struct ProcessOutcome {
     pub tail: Option<Duration>,
     /// The largest peak RSS of all processes (coordinator), or this process's.
     pub peak_rss_bytes: Option<u64>,
+    /// Every process's peak RSS, by name (coordinator; a worker has its own only).
+    pub process_peaks: Vec<(String, u64)>,
     /// Frames from outside the run (or failing authentication) dropped by every process
     /// (coordinator), or by this one.
     pub rejected_frames: u64,
@@ -609,7 +611,7 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         let mut shutdown = false;
         let mut all_done_at: Option<(Instant, u64)> = None;
         let mut last_unit_unix = 0u64;
-        let mut peak = peak_rss_bytes();
+        let mut process_peaks: Vec<(String, u64)> = Vec::new();
         let mut rejected_elsewhere = 0u64;
         let mut outputs = None;
         let mut aborted = None;
@@ -697,7 +699,10 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
                             Ok(letters) => dead.merge(report.dead_total, letters),
                             Err(e) => tracing::warn!("{}: unreadable dead letters: {e}", names.get(from).map_or("a worker", |s| s)),
                         }
-                        peak = peak.max(report.peak_rss_bytes);
+                        if let Some(bytes) = report.peak_rss_bytes {
+                            let name = names.get(from).cloned().unwrap_or_else(|| format!("process {from}"));
+                            process_peaks.push((name, bytes));
+                        }
                         rejected_elsewhere += report.rejected_frames;
                         last_unit_unix = last_unit_unix.max(report.last_unit_unix_ns);
                     }
@@ -729,6 +734,12 @@ pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort
         }
         let tail = all_done_at.map(|(_, at)| Duration::from_nanos(at.saturating_sub(last_unit_unix)));
         let rejected_frames = rejected.load(Ordering::Relaxed) + rejected_elsewhere;
-        Ok(ProcessOutcome { outputs, stats, tail, peak_rss_bytes: peak, rejected_frames })
+        // This process's high-water mark, read now: what its PEs took at any time of the run.
+        if let Some(bytes) = peak_rss_bytes() {
+            let name = names.get(me).cloned().unwrap_or_else(|| format!("process {me}"));
+            process_peaks.insert(0, (name, bytes));
+        }
+        let peak = process_peaks.iter().map(|(_, b)| *b).max();
+        Ok(ProcessOutcome { outputs, stats, tail, peak_rss_bytes: peak, process_peaks, rejected_frames })
     })
 }

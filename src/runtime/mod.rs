@@ -1,6 +1,7 @@
 //! What every mapping shares: supervised instances, outlets (routing), root inputs,
 //! collected outputs, run options, the run report, and what observes a run while it runs.
 
+pub(crate) mod advice;
 pub(crate) mod cluster;
 pub mod collect;
 pub(crate) mod guard;
@@ -10,6 +11,8 @@ pub mod instance;
 #[cfg(feature = "zmq")]
 pub(crate) mod join;
 pub(crate) mod launch;
+#[cfg(feature = "mpi")]
+pub(crate) mod line_prefix;
 pub(crate) mod log_limit;
 pub mod observe;
 pub mod options;

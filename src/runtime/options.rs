@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub redis: RedisOptions,
     /// Whether the run is observed (live metrics, timelines), and how often it is sampled.
     pub observe: super::observe::ObserveOptions,
+    /// Per-PE changes to the graph's specs (`--numprocesses PE=N`, `--blocking PE`).
+    pub tuning: crate::plan::PeTuning,
 }
 
 /// Options of the Redis mappings (`dyn_redis`, `dyn_auto_redis`). The server's URL and the
@@ -138,6 +140,16 @@ impl Default for ClusterOptions {
     }
 }
 
+impl RunOptions {
+    /// Units the task queue of a dynamic run with at most `workers` workers holds before
+    /// roots wait: `--queue-units`, else `--mailbox` × `--batch-size` × workers; at least
+    /// one batch.
+    pub(crate) fn queue_capacity(&self, workers: usize) -> u64 {
+        let default = || self.mailbox_batches.saturating_mul(self.batch_size).saturating_mul(workers) as u64;
+        self.pool.queue_units.unwrap_or_else(default).max(self.batch_size as u64)
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
@@ -156,6 +168,7 @@ impl Default for RunOptions {
             observe: super::observe::ObserveOptions::default(),
             batch_bytes: 1 << 20,
             retry_hold_batches: 8,
+            tuning: crate::plan::PeTuning::default(),
         }
     }
 }

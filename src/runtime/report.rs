@@ -206,13 +206,20 @@ pub struct RunReport {
     pub dead_letters: Vec<DeadLetter>,
     /// Data units collected from unconnected outputs.
     pub outputs: u64,
-    /// Peak resident memory of this process (and its workers, where known), in bytes.
+    /// Peak resident memory of this process (and its workers, where known), in bytes: the
+    /// largest of [`RunReport::process_peaks`] in a multi-process run.
     pub peak_rss_bytes: Option<u64>,
+    /// Each process's peak resident memory (its high-water mark, Linux `VmHWM`), by name,
+    /// in a multi-process run; empty otherwise.
+    pub process_peaks: Vec<(String, u64)>,
     /// Frames from outside the run (malformed, or failing authentication) that the processes
     /// of a multi-process run dropped.
     pub rejected_frames: u64,
     /// The worker pool of a dynamic mapping.
     pub pool: Option<PoolReport>,
+    /// What to try where a PE was busy for more than its share of a slot it shares (one
+    /// line each, naming the PE, the slot and the options).
+    pub suggestions: Vec<String>,
 }
 
 /// How the worker pool of a dynamic run moved, and why.
@@ -315,7 +322,9 @@ impl RunReport {
             dead_letters: Vec::new(),
             outputs,
             peak_rss_bytes,
+            process_peaks: Vec::new(),
             pool: None,
+            suggestions: Vec::new(),
             rejected_frames: 0,
         }
     }
@@ -346,6 +355,11 @@ impl RunReport {
             self.tail.map(|t| format!(", tail {:.1} ms", t.as_secs_f64() * 1e3)).unwrap_or_default(),
             self.peak_rss_bytes.map(|b| format!(", peak RSS {:.1} MB", b as f64 / 1e6)).unwrap_or_default(),
         );
+        if self.process_peaks.len() > 1 {
+            let peaks: Vec<String> =
+                self.process_peaks.iter().map(|(p, b)| format!("{p} {:.1} MB", *b as f64 / 1e6)).collect();
+            let _ = writeln!(out, "  peak RSS per process: {}", peaks.join(", "));
+        }
         let _ = writeln!(
             out,
             "  {:<28} {:>4} {:>12} {:>12} {:>10} {:>8} {:>8}",
@@ -431,6 +445,14 @@ impl RunReport {
             ("instances", Value::List(instances)),
             ("rejected_frames", Value::Int(self.rejected_frames as i64)),
         ]);
+        if let (false, Value::Map(entries)) = (self.suggestions.is_empty(), &mut report) {
+            let lines = self.suggestions.iter().map(|s| Value::from(s.as_str())).collect();
+            entries.insert("suggestions".to_owned(), Value::List(lines));
+        }
+        if let (false, Value::Map(entries)) = (self.process_peaks.is_empty(), &mut report) {
+            let peaks = self.process_peaks.iter().map(|(p, b)| (p.as_str(), Value::Int(*b as i64)));
+            entries.insert("process_peak_rss_bytes".to_owned(), Value::map(peaks));
+        }
         if let (Some(pool), Value::Map(entries)) = (&self.pool, &mut report) {
             for (k, v) in pool.to_value(self.elapsed) {
                 entries.insert(k.to_owned(), v);

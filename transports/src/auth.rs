@@ -319,15 +319,7 @@ impl Mac {
         bytes: &[u8],
         tag: &[u8],
     ) -> Result<(), AuthError> {
-        let Ok(tag) = <[u8; TAG_LEN]>::try_from(tag) else {
-            return Err(AuthError::BadTag);
-        };
-        // `blake3::Hash` compares in constant time.
-        if self.sign(sender, receiver, sequence, bytes).0 == blake3::Hash::from_bytes(tag) {
-            Ok(())
-        } else {
-            Err(AuthError::BadTag)
-        }
+        matches(self.sign(sender, receiver, sequence, bytes), tag)
     }
 }
 
@@ -352,14 +344,15 @@ impl Mac {
 
     /// Checks a tag made by [`Mac::sign_at`] (constant time).
     pub fn verify_at(&self, place: &str, bytes: &[u8], tag: &[u8]) -> Result<(), AuthError> {
-        let Ok(tag) = <[u8; TAG_LEN]>::try_from(tag) else {
-            return Err(AuthError::BadTag);
-        };
-        if self.sign_at(place, bytes).0 == blake3::Hash::from_bytes(tag) {
-            Ok(())
-        } else {
-            Err(AuthError::BadTag)
-        }
+        matches(self.sign_at(place, bytes), tag)
+    }
+}
+
+/// `Ok` if `tag` is `expected` (compared in constant time: `blake3::Hash` equality is).
+fn matches(expected: Tag, tag: &[u8]) -> Result<(), AuthError> {
+    match <[u8; TAG_LEN]>::try_from(tag) {
+        Ok(tag) if expected.0 == blake3::Hash::from_bytes(tag) => Ok(()),
+        _ => Err(AuthError::BadTag),
     }
 }
 

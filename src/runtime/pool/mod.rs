@@ -96,11 +96,7 @@ pub(crate) fn run(
     refuse_stateful(mapping, plan)?;
     let started = Instant::now();
     let (min, max) = scaling.bounds();
-    let capacity = options
-        .pool
-        .queue_units
-        .unwrap_or_else(|| (options.mailbox_batches * options.batch_size * max) as u64)
-        .max(options.batch_size as u64);
+    let capacity = options.queue_capacity(max);
     let queue = Arc::new(LaneQueue::new(plan.pes().len(), capacity));
     let engine =
         Arc::new(Engine::new(Arc::new(plan.clone()), options.clone(), queue.clone(), collector, dead, max));
@@ -179,6 +175,7 @@ pub(crate) fn run(
         instances: Some(engine.instance_reports()),
         outputs: engine.finish_collect(),
         peak_rss_bytes: peak_rss_bytes(),
+        process_peaks: Vec::new(),
         pool: Some(pool_report),
     };
     MappingResult::assemble(mapping, plan, end)

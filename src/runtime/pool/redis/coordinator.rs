@@ -581,6 +581,8 @@ pub(crate) struct Outcome {
     pub pool: PoolReport,
     /// Entries not made with the run's secret, removed or ignored.
     pub rejected: u64,
+    /// Each process's peak resident memory, by name.
+    pub process_peaks: Vec<(String, u64)>,
 }
 
 /// The worker processes the coordinator starts, and the secret they get.
@@ -710,11 +712,7 @@ fn coordinate(
         Scaling::Auto { .. } => max.div_ceil(cores.min(max).max(1)),
     });
     let processes = spawn.unwrap_or_else(|| max.div_ceil(per_process.max(1)));
-    let capacity = options
-        .pool
-        .queue_units
-        .unwrap_or_else(|| (options.mailbox_batches * options.batch_size * max) as u64)
-        .max(options.batch_size as u64);
+    let capacity = options.queue_capacity(max);
     let writer = url.connect(options.redis.timeout).map_err(RunError::Redis)?;
     let coordinator = Arc::new(Coordinator {
         plan: Arc::new(plan.clone()),
@@ -979,7 +977,25 @@ fn coordinate(
     let outputs =
         coordinator.collector.lock().unwrap_or_else(|p| p.into_inner()).take().map(Collector::finish);
     let rejected = coordinator.rejected.load(Ordering::Relaxed);
-    Ok(Outcome { tail: Some(ended.saturating_sub(last_unit)), instances, outputs, pool, rejected })
+    // Every process's peak memory: the workers noted theirs in the job's `rss` hash (at each
+    // heartbeat and when told to stop; the coordinator's own workers have exited by now).
+    let mut process_peaks: Vec<(String, u64)> = Vec::new();
+    if let Some(bytes) = crate::runtime::report::peak_rss_bytes() {
+        process_peaks.push(("coordinator".to_owned(), bytes));
+    }
+    let noted: BTreeMap<u32, u64> =
+        conn.query("HGETALL", client::cmd("HGETALL").arg(keys.key("rss"))).unwrap_or_default();
+    for (process, bytes) in noted {
+        process_peaks.push((format!("process {process}"), bytes));
+    }
+    Ok(Outcome {
+        tail: Some(ended.saturating_sub(last_unit)),
+        instances,
+        outputs,
+        pool,
+        rejected,
+        process_peaks,
+    })
 }
 
 impl Books {

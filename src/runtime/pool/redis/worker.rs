@@ -11,7 +11,7 @@
 use super::protocol::{self, Control, Effects, EntryError, Event, InstanceWire, JobManifest, Pushes, Seal};
 use crate::abort::{Abort, AbortReason};
 use crate::graph::WorkflowGraph;
-use crate::mapping::RunError;
+use crate::mapping::{Mapping, RunError};
 use crate::plan::{CollectName, Plan};
 use crate::runtime::launch::hostname;
 use crate::runtime::log_limit::{Level, RateLimitedLog};
@@ -457,11 +457,9 @@ pub(crate) fn join(
         )),
     })?;
     let mut options = jm.manifest.worker_options("127.0.0.1");
-    let plan = if jm.mapping == crate::mapping::Mapping::HybridRedis.name() {
-        Plan::hybrid(graph, options.processes)?
-    } else {
-        Plan::pooled(graph, options.processes)?
-    };
+    let mapping =
+        if jm.mapping == Mapping::HybridRedis.name() { Mapping::HybridRedis } else { Mapping::DynRedis };
+    let plan = mapping.plan(graph, &options)?;
     let (pid, host) = (std::process::id(), hostname());
     if plan.fingerprint() != jm.fingerprint {
         let why = format!(
@@ -561,6 +559,15 @@ fn spawn(backend: &Arc<RedisWorkers>, pool: &Pool<PeWorker<RedisWorkers>>, n: us
     });
 }
 
+/// Writes this process's peak resident memory so far (its high-water mark) in the job's
+/// `rss` hash, for the coordinator's report.
+fn note_peak(conn: &mut RedisConn, keys: &JobKeys, process: u32) {
+    if let Some(bytes) = crate::runtime::report::peak_rss_bytes() {
+        let _: Result<client::Value, _> =
+            conn.query("HSET", client::cmd("HSET").arg(keys.key("rss")).arg(process).arg(bytes));
+    }
+}
+
 /// The control thread: the coordinator's orders, and the heartbeats both ways.
 fn follow(
     backend: &Arc<RedisWorkers>,
@@ -581,6 +588,7 @@ fn follow(
             let now = unix_ms();
             let sent: Result<client::Value, _> =
                 conn.query("HSET", client::cmd("HSET").arg(&alive).arg(backend.process).arg(now));
+            note_peak(&mut conn, &keys, backend.process);
             let coordinator: Result<Option<u64>, _> =
                 conn.query("HGET", client::cmd("HGET").arg(&alive).arg("c"));
             match (sent, coordinator) {
@@ -632,7 +640,10 @@ fn follow(
                     backend.set_pins(instances.into_iter().map(|g| g as usize).collect());
                 }
                 Ok(Control::Costs { ns_per_unit }) => backend.costs.adopt(&ns_per_unit),
-                Ok(Control::Shutdown) => return backend.stop(),
+                Ok(Control::Shutdown) => {
+                    note_peak(&mut conn, &keys, backend.process);
+                    return backend.stop();
+                }
                 Err(e @ EntryError::Forged { .. }) => {
                     rejected_log.event(&ctl, Level::Warn, || format!("ignored a control message: {e}"));
                     let r = rejected.get_or_insert((0, e.to_string()));
