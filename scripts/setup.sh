@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what dispel4rs needs on Debian (12+) or Ubuntu, idempotently: the system
 # libraries of the ZMQ and MPI transports, libclang for the MPI bindings, Redis for the
-# Redis mappings' tests. Safe to run again: it installs only what is missing.
+# Redis mappings' tests, headless Chromium (with a font) for the HTML run report's browser
+# test (tests/report_html.rs). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin)
+PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin chromium fonts-dejavu-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -399,7 +399,9 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(|| crate::runtime::observe::progress::LogWriter)
+        .with_env_filter(filter).try_init();
 }
 
 /// Runs the command line on `graph` and exits with the status described in the

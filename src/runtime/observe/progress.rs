@@ -4,7 +4,9 @@
 //! dead letters as soon as there are some. It appears once the run has lasted a second, is
 //! redrawn five times a second, and is erased before the run's outputs and report are printed
 //! (those go to standard output, or to their files, never through it). Nothing is drawn when
-//! standard error is not a terminal, nor with `--quiet` or `--no-progress`.
+//! standard error is not a terminal, nor with `--quiet` or `--no-progress`. Log lines
+//! written while it is drawn (warnings, `out.log`) go through [`LogWriter`], which takes the
+//! line off the terminal, writes them, and draws it again below them.
 //!
 //! ```text
 //! ⠙ 00:00:07  sink 4.20 M units (612 k/s) · pool 4 workers
@@ -13,8 +15,8 @@
 use super::Observatory;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::VecDeque;
-use std::io::IsTerminal;
-use std::sync::{mpsc, Arc};
+use std::io::{IsTerminal, Write};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,39 @@ pub const DELAY: Duration = Duration::from_secs(1);
 
 /// How often the line is redrawn.
 const REDRAW: Duration = Duration::from_millis(200);
+
+/// The line being drawn in this process, if any (log lines are written around it).
+static DRAWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn drawn() -> std::sync::MutexGuard<'static, Option<ProgressBar>> {
+    DRAWN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `f` with the progress line, if one is drawn, taken off the terminal (it is drawn
+/// again afterwards): for anything written to the terminal while it is shown.
+pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
+    let bar = drawn().clone();
+    match bar {
+        Some(bar) => bar.suspend(f),
+        None => f(),
+    }
+}
+
+/// Standard error for the log: each write goes around the progress line (see [`suspend`]),
+/// so that a log line is never drawn into it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        suspend(|| std::io::stderr().lock().write_all(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// The running progress line. See the [module documentation](self).
 pub struct Progress {
@@ -65,6 +100,7 @@ fn draw(observatory: &Observatory, sinks: &[String], stopped: &mpsc::Receiver<()
         bar.set_style(style);
     }
     bar.set_elapsed(observatory.elapsed());
+    *drawn() = Some(bar.clone());
     let mut history: VecDeque<(Instant, Vec<u64>)> = VecDeque::new();
     loop {
         let totals = observatory.totals();
@@ -97,6 +133,7 @@ fn draw(observatory: &Observatory, sinks: &[String], stopped: &mpsc::Receiver<()
             break;
         }
     }
+    *drawn() = None;
     bar.finish_and_clear();
 }
 
