@@ -401,7 +401,8 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_writer(|| crate::runtime::observe::progress::LogWriter)
-        .with_env_filter(filter).try_init();
+        .with_env_filter(filter)
+        .try_init();
 }
 
 /// Runs the command line on `graph` and exits with the status described in the
@@ -485,13 +486,14 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
     }
     // An observed run: this process observes it, unless it is an MPI rank other than 0 (whose
     // samples go to rank 0, which serves the metrics and writes the reports).
-    let observer = match (options.observe.enabled, args.mapping == Mapping::Mpi && mpi_rank_from_env() != Some(0)) {
-        (true, false) => match Observer::start(graph, &args) {
-            Ok(o) => Some(o),
-            Err(code) => return code,
-        },
-        _ => None,
-    };
+    let observer =
+        match (options.observe.enabled, args.mapping == Mapping::Mpi && mpi_rank_from_env() != Some(0)) {
+            (true, false) => match Observer::start(graph, &args) {
+                Ok(o) => Some(o),
+                Err(code) => return code,
+            },
+            _ => None,
+        };
     if let Some(o) = &observer {
         runner = runner.observe(o.observatory.clone());
     }
@@ -553,7 +555,10 @@ impl Observer {
     }
 
     /// Erases the progress line; the timelines of the run, if it ended.
-    fn finish(self, report: Option<&crate::runtime::report::RunReport>) -> Option<crate::runtime::observe::Observation> {
+    fn finish(
+        self,
+        report: Option<&crate::runtime::report::RunReport>,
+    ) -> Option<crate::runtime::observe::Observation> {
         if let Some(p) = self.progress {
             p.finish();
         }
@@ -653,9 +658,8 @@ fn write_reports(
     observation: Option<&crate::runtime::observe::Observation>,
 ) -> bool {
     let needs_plan = args.html_report() || args.report_csv.is_some();
-    let plan = needs_plan.then(|| {
-        Runner::new(graph).mapping(args.mapping).processes(result.report.processes).plan()
-    });
+    let plan = needs_plan
+        .then(|| Runner::new(graph).mapping(args.mapping).processes(result.report.processes).plan());
     let plan = match plan {
         Some(Ok(plan)) => Some(plan),
         Some(Err(e)) => {

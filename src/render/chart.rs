@@ -88,7 +88,14 @@ pub fn lines(frame: &Frame, x_max: f64, lines: &[Line], markers: &[Marker]) -> S
     );
     out.push_str(r#"<g class="grid">"#);
     for y in &y_ticks {
-        let _ = write!(out, r#"<line x1="{}" x2="{}" y1="{}" y2="{}"/>"#, px(LEFT), px(LEFT + w), px(sy(*y)), px(sy(*y)));
+        let _ = write!(
+            out,
+            r#"<line x1="{}" x2="{}" y1="{}" y2="{}"/>"#,
+            px(LEFT),
+            px(LEFT + w),
+            px(sy(*y)),
+            px(sy(*y))
+        );
     }
     out.push_str("</g><g class=\"axis\">");
     for y in &y_ticks {
@@ -323,7 +330,9 @@ mod tests {
         assert!(svg.starts_with("<svg class=\"chart t\""));
         assert!(svg.contains("data-series=\"2\" data-points=\"5\" data-max=\"3\""));
         assert_eq!(svg.matches("class=\"series\"").count(), 2);
-        assert!(svg.contains("a &lt;chart&gt;") && svg.contains("class=\"legend\"") && svg.contains("2 -&gt; 3"));
+        assert!(
+            svg.contains("a &lt;chart&gt;") && svg.contains("class=\"legend\"") && svg.contains("2 -&gt; 3")
+        );
         assert!(svg.contains("d=\"M58 115.3L"), "{svg}");
         assert!(svg.contains("d=\"M58 166H"), "{svg}");
         assert!(svg.ends_with("</svg>"));

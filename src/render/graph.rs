@@ -116,7 +116,8 @@ impl Picture {
         index(&rows, &mut pos);
         for sweep in 0..6 {
             let down = sweep % 2 == 0;
-            let order: Vec<usize> = if down { (1..depth).collect() } else { (0..depth.saturating_sub(1)).rev().collect() };
+            let order: Vec<usize> =
+                if down { (1..depth).collect() } else { (0..depth.saturating_sub(1)).rev().collect() };
             for l in order {
                 let mut keyed: Vec<(f64, usize)> = rows[l]
                     .iter()
@@ -130,7 +131,11 @@ impl Picture {
                                 _ => None,
                             })
                             .collect();
-                        let key = if near.is_empty() { pos[i] } else { near.iter().sum::<f64>() / near.len() as f64 };
+                        let key = if near.is_empty() {
+                            pos[i]
+                        } else {
+                            near.iter().sum::<f64>() / near.len() as f64
+                        };
                         (key, i)
                     })
                     .collect();
@@ -150,7 +155,9 @@ impl Picture {
         let mut placed: Vec<Placed> = (0..n).map(|_| Placed { x: 0.0, y: 0.0, w: 0.0, h: 0.0 }).collect();
         let heights: Vec<f64> = rows
             .iter()
-            .map(|row| row.iter().map(|&i| size(i).1).sum::<f64>() + NODE_GAP * row.len().saturating_sub(1) as f64)
+            .map(|row| {
+                row.iter().map(|&i| size(i).1).sum::<f64>() + NODE_GAP * row.len().saturating_sub(1) as f64
+            })
             .collect();
         let tallest = heights.iter().copied().fold(0.0, f64::max);
         let top = MARGIN + if self.clusters.is_empty() { 0.0 } else { 18.0 };
@@ -197,8 +204,13 @@ impl Picture {
             r#"<defs><marker id="{id}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" class="arrow"/></marker></defs>"#
         );
         for (c, label) in self.clusters.iter().enumerate() {
-            let members: Vec<&Placed> =
-                self.nodes.iter().zip(&placed).filter(|(n, _)| n.cluster == Some(c)).map(|(_, p)| p).collect();
+            let members: Vec<&Placed> = self
+                .nodes
+                .iter()
+                .zip(&placed)
+                .filter(|(n, _)| n.cluster == Some(c))
+                .map(|(_, p)| p)
+                .collect();
             if members.is_empty() {
                 continue;
             }
@@ -337,14 +349,7 @@ pub fn workflow(graph: &WorkflowGraph) -> Picture {
         let outputs: Vec<&str> = pe.spec.outputs.iter().map(|o| o.name.as_str()).collect();
         let title = format!("{} — inputs: {}; outputs: {}", pe.name, list(&inputs), list(&outputs));
         node_of.insert(pe.id, picture.nodes.len());
-        picture.nodes.push(Node {
-            lines,
-            class: "pe",
-            fill: None,
-            title,
-            cluster,
-            name: pe.name.to_owned(),
-        });
+        picture.nodes.push(Node { lines, class: "pe", fill: None, title, cluster, name: pe.name.to_owned() });
     }
     for c in graph.connections() {
         let (Some(&from), Some(&to)) = (node_of.get(&c.from), node_of.get(&c.to)) else { continue };
@@ -389,7 +394,11 @@ pub fn plan_pes(plan: &Plan, report: Option<&RunReport>) -> Picture {
         };
         let mut lines = vec![pe.name.to_string(), how];
         if let Some((i, o)) = totals.get(&*pe.name) {
-            lines.push(format!("{} in → {} out", super::svg::tick_label(*i as f64), super::svg::tick_label(*o as f64)));
+            lines.push(format!(
+                "{} in → {} out",
+                super::svg::tick_label(*i as f64),
+                super::svg::tick_label(*o as f64)
+            ));
         }
         let stateful = if pe.spec.is_stateful() { ", stateful" } else { "" };
         let title = format!(
@@ -399,7 +408,14 @@ pub fn plan_pes(plan: &Plan, report: Option<&RunReport>) -> Picture {
             list(&pe.inputs.iter().map(|s| &**s).collect::<Vec<_>>()),
             list(&pe.outputs.iter().map(|s| &**s).collect::<Vec<_>>())
         );
-        picture.nodes.push(Node { lines, class: "pe", fill: None, title, cluster: None, name: pe.name.to_string() });
+        picture.nodes.push(Node {
+            lines,
+            class: "pe",
+            fill: None,
+            title,
+            cluster: None,
+            name: pe.name.to_string(),
+        });
     }
     let mut outputs = None;
     for (k, pe) in plan.pes().iter().enumerate() {
@@ -421,7 +437,13 @@ pub fn plan_pes(plan: &Plan, report: Option<&RunReport>) -> Picture {
                     picture.nodes.len() - 1
                 });
                 let label = pe.outputs[o].to_string();
-                picture.edges.push(Edge { from: k, to, title: format!("{}.{label} is collected", pe.name), label, dashed: true });
+                picture.edges.push(Edge {
+                    from: k,
+                    to,
+                    title: format!("{}.{label} is collected", pe.name),
+                    label,
+                    dashed: true,
+                });
             }
         }
     }
@@ -456,7 +478,13 @@ pub fn plan_instances(plan: &Plan) -> Picture {
                 let title = port_label(&pe.outputs[o], &to.inputs[r.port], &r.grouping);
                 for from in pe.instances.clone() {
                     for t in r.instances.clone() {
-                        picture.edges.push(Edge { from, to: t, label: String::new(), title: title.clone(), dashed: false });
+                        picture.edges.push(Edge {
+                            from,
+                            to: t,
+                            label: String::new(),
+                            title: title.clone(),
+                            dashed: false,
+                        });
                     }
                 }
             }

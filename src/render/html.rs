@@ -103,12 +103,19 @@ fn header(out: &mut String, view: &RunView<'_>) {
         fact(out, "worker-seconds", &format!("{:.2}", pool.worker_seconds), false);
     }
     let failed = r.instances.iter().any(|i| i.stats.gave_up.is_some() || i.stats.postprocess_error.is_some());
-    fact(out, "outcome", if r.has_failures() { "failures" } else { "ok" }, failed || r.dead_letters_total > 0);
+    fact(
+        out,
+        "outcome",
+        if r.has_failures() { "failures" } else { "ok" },
+        failed || r.dead_letters_total > 0,
+    );
     out.push_str("</dl><nav><a href=\"#graph\">workflow</a><a href=\"#pes\">PEs</a><a href=\"#throughput\">throughput</a><a href=\"#busy\">busy</a><a href=\"#waiting\">waiting</a>");
     if r.pool.is_some() {
         out.push_str("<a href=\"#pool\">pool</a>");
     }
-    out.push_str("<a href=\"#instances\">instances</a><a href=\"#dead-letters\">dead letters</a></nav></header>\n");
+    out.push_str(
+        "<a href=\"#instances\">instances</a><a href=\"#dead-letters\">dead letters</a></nav></header>\n",
+    );
 }
 
 fn graph_section(out: &mut String, view: &RunView<'_>) {
@@ -164,7 +171,12 @@ fn pes_section(out: &mut String, view: &RunView<'_>) {
     out.push_str("</tbody></table></div></section>\n");
 }
 
-fn throughput_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::observe::Observation, bins: Bins) {
+fn throughput_section(
+    out: &mut String,
+    view: &RunView<'_>,
+    o: &crate::runtime::observe::Observation,
+    bins: Bins,
+) {
     let _ = write!(
         out,
         "<section id=\"throughput\"><h2>Throughput over time</h2><p class=\"note\">Data units handed to each PE per second (all its instances; for a root, the units it wrote), in {} bins of {}.</p><div class=\"charts\">",
@@ -184,7 +196,8 @@ fn throughput_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::
             x_label: "seconds since the start".into(),
             y_label: "units/s".into(),
         };
-        let svg = chart::lines(&frame, elapsed, &[Line::new(pe.to_string(), k, bins.steps(&rates), true)], &[]);
+        let svg =
+            chart::lines(&frame, elapsed, &[Line::new(pe.to_string(), k, bins.steps(&rates), true)], &[]);
         let _ = write!(
             out,
             "<figure data-pe=\"{}\"><figcaption>{} <span class=\"note\">({} units {what})</span></figcaption>{svg}</figure>",
@@ -206,7 +219,14 @@ fn busy_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::observ
             let total: f64 = busy.iter().sum();
             let share = total / view.report.elapsed.as_secs_f64().max(1e-9);
             let label = format!("{}[{}] @{}", s.pe, s.index, s.process);
-            let title = format!("{}[{}] in process {}: busy {} ({:.1} % of the run)", s.pe, s.index, s.process, seconds(total), share * 100.0);
+            let title = format!(
+                "{}[{}] in process {}: busy {} ({:.1} % of the run)",
+                s.pe,
+                s.index,
+                s.process,
+                seconds(total),
+                share * 100.0
+            );
             (total, HeatRow { label, title, values })
         })
         .collect();
@@ -237,7 +257,9 @@ fn waiting_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::obs
             .iter()
             .enumerate()
             .filter(|(_, q)| q.points.iter().any(|p| p.1 > 0))
-            .map(|(k, q)| Line::new(q.pe.to_string(), k, q.points.iter().map(|(t, n)| (*t, *n as f64)).collect(), false))
+            .map(|(k, q)| {
+                Line::new(q.pe.to_string(), k, q.points.iter().map(|(t, n)| (*t, *n as f64)).collect(), false)
+            })
             .collect();
         (lines, "Data units queued per PE (the dynamic engine's task queue).")
     } else {
@@ -260,7 +282,14 @@ fn waiting_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::obs
             .into_iter()
             .enumerate()
             .filter(|(_, (_, m))| m.values().any(|v| *v > 0.0))
-            .map(|(k, (pe, m))| Line::new(pe.to_string(), k, m.into_iter().map(|(t, v)| (t as f64 / 1000.0, v)).collect(), false))
+            .map(|(k, (pe, m))| {
+                Line::new(
+                    pe.to_string(),
+                    k,
+                    m.into_iter().map(|(t, v)| (t as f64 / 1000.0, v)).collect(),
+                    false,
+                )
+            })
             .collect();
         (lines, "Batches sent to each PE's instances and not yet processed (their mailboxes), summed over its instances at each sample.")
     };
@@ -284,7 +313,8 @@ fn waiting_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::obs
 fn pool_section(out: &mut String, view: &RunView<'_>) {
     let Some(pool) = &view.report.pool else { return };
     let elapsed = view.report.elapsed.as_secs_f64();
-    let mut points: Vec<(f64, f64)> = pool.timeline.iter().map(|(t, n)| (t.as_secs_f64(), *n as f64)).collect();
+    let mut points: Vec<(f64, f64)> =
+        pool.timeline.iter().map(|(t, n)| (t.as_secs_f64(), *n as f64)).collect();
     if let Some(last) = points.last().copied() {
         points.push((elapsed.max(last.0), last.1));
     }
@@ -341,7 +371,8 @@ fn pool_section(out: &mut String, view: &RunView<'_>) {
     }
     if !pool.units_per_worker.is_empty() {
         out.push_str("<p class=\"note\">Units per worker: ");
-        let parts: Vec<String> = pool.units_per_worker.iter().map(|(w, n)| format!("{w}: {}", human(*n as f64))).collect();
+        let parts: Vec<String> =
+            pool.units_per_worker.iter().map(|(w, n)| format!("{w}: {}", human(*n as f64))).collect();
         out.push_str(&esc(&parts.join(", ")));
         out.push_str("</p>");
     }

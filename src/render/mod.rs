@@ -50,7 +50,9 @@ use crate::runtime::report::RunReport;
 /// True if `path` names an HTML file (`.html` or `.htm`, any case): `--report` writes the
 /// page there, JSON anywhere else.
 pub fn is_html_path(path: &std::path::Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
 /// What the renderers of a finished run are given.

@@ -198,7 +198,8 @@ impl Bins {
 
     /// Step points `(start of bin, value)`, closed at the end of the last bin.
     pub fn steps(&self, values: &[f64]) -> Vec<(f64, f64)> {
-        let mut out: Vec<(f64, f64)> = values.iter().enumerate().map(|(k, v)| (k as f64 * self.width, *v)).collect();
+        let mut out: Vec<(f64, f64)> =
+            values.iter().enumerate().map(|(k, v)| (k as f64 * self.width, *v)).collect();
         if let Some(last) = values.last() {
             out.push((self.count as f64 * self.width, *last));
         }
@@ -214,7 +215,8 @@ pub fn throughput(
     bins: Bins,
     roots: &[&str],
 ) -> Vec<(Arc<str>, Vec<f64>)> {
-    let mut out: Vec<(Arc<str>, Vec<f64>)> = pe_rows(report).into_iter().map(|r| (r.pe, vec![0.0; bins.count])).collect();
+    let mut out: Vec<(Arc<str>, Vec<f64>)> =
+        pe_rows(report).into_iter().map(|r| (r.pe, vec![0.0; bins.count])).collect();
     for s in &observation.instances {
         let at = match out.iter().position(|(pe, _)| *pe == s.pe) {
             Some(at) => at,

@@ -492,8 +492,19 @@ impl Dispatcher {
 
 /// Runs this process's share of the run to the end (or to an abort).
 pub(crate) fn run_process(config: ProcessConfig) -> Result<ProcessOutcome, Abort> {
-    let ProcessConfig { plan, mut options, inputs, dead, me, sender, incoming, collector, names, aborts, hello } =
-        config;
+    let ProcessConfig {
+        plan,
+        mut options,
+        inputs,
+        dead,
+        me,
+        sender,
+        incoming,
+        collector,
+        names,
+        aborts,
+        hello,
+    } = config;
     let coordinator = me == 0;
     // An observed run: a worker observes its own instances and sends the coordinator their
     // samples; the coordinator's observatory (the runner's) takes them in.

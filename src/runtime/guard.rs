@@ -134,7 +134,9 @@ impl Guard {
     /// A worker's samples of its instances (coordinator only).
     pub(crate) fn samples(&self, peer: PeerId) -> Result<(), Violation> {
         if !self.coordinator || peer == 0 {
-            return Err(Violation("samples of its instances to a process that is not the coordinator".into()));
+            return Err(Violation(
+                "samples of its instances to a process that is not the coordinator".into(),
+            ));
         }
         Ok(())
     }

@@ -611,7 +611,10 @@ pub(crate) struct HostConfig {
 /// Batches sent to the receiver of `mailbox` and not yet processed: the credits its local
 /// senders hold, and `remote` (batches other processes sent it, counted by the guard); 0 once
 /// it has stopped.
-pub(crate) fn batches_waiting(mailbox: &Mailbox<Delivery>, remote: &[crate::runtime::guard::Outstanding]) -> u64 {
+pub(crate) fn batches_waiting(
+    mailbox: &Mailbox<Delivery>,
+    remote: &[crate::runtime::guard::Outstanding],
+) -> u64 {
     if !mailbox.is_open() {
         return 0;
     }

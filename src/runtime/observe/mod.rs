@@ -432,7 +432,8 @@ impl Observatory {
         }
         if !sample.queues.is_empty() {
             for (pe, units) in sample.queues.iter().enumerate() {
-                let name = store.queue_names.get(pe).cloned().unwrap_or_else(|| Arc::from(format!("pe {pe}")));
+                let name =
+                    store.queue_names.get(pe).cloned().unwrap_or_else(|| Arc::from(format!("pe {pe}")));
                 metrics::gauge!(names::QUEUE_UNITS, "pe" => name.to_string()).set(*units as f64);
                 store.queues.entry(pe).or_insert_with(|| (name, Series::default())).1.push((t, *units));
             }
@@ -511,7 +512,12 @@ impl Observatory {
         }
         // Instances the report does not list (a run that stopped early).
         for ((pe, index), tracked) in series {
-            instances.push(InstanceSeries { pe, index, process: tracked.process, points: tracked.points.into_points() });
+            instances.push(InstanceSeries {
+                pe,
+                index,
+                process: tracked.process,
+                points: tracked.points.into_points(),
+            });
         }
         let queues = std::mem::take(&mut store.queues)
             .into_values()

@@ -58,7 +58,8 @@ pub const METRICS: [MetricName; 10] = [
         name: UNITS_IN,
         kind: Kind::Counter,
         labels: "pe, instance, process",
-        help: "Data units delivered to the instance (each root call counts one), as each batch is handed over.",
+        help:
+            "Data units delivered to the instance (each root call counts one), as each batch is handed over.",
     },
     MetricName {
         name: UNITS_OUT,

@@ -23,13 +23,8 @@ struct Handles {
 
 impl Handles {
     fn new(pe: &str, instance: usize, process: u32) -> Handles {
-        let labels = || {
-            [
-                ("pe", pe.to_owned()),
-                ("instance", instance.to_string()),
-                ("process", process.to_string()),
-            ]
-        };
+        let labels =
+            || [("pe", pe.to_owned()), ("instance", instance.to_string()), ("process", process.to_string())];
         Handles {
             units_in: metrics::counter!(names::UNITS_IN, &labels()),
             units_out: metrics::counter!(names::UNITS_OUT, &labels()),

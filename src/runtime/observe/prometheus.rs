@@ -95,15 +95,23 @@ pub fn serve(given: &str) -> Result<MetricsEndpoint, MetricsError> {
     if SERVED.get().is_some() {
         return Err(MetricsError::RecorderTaken { given: given.to_owned() });
     }
-    let listener =
-        TcpListener::bind(addr).map_err(|source| MetricsError::Bind { given: given.to_owned(), addr, source })?;
-    let bound = listener.local_addr().map_err(|source| MetricsError::Bind { given: given.to_owned(), addr, source })?;
+    let listener = TcpListener::bind(addr).map_err(|source| MetricsError::Bind {
+        given: given.to_owned(),
+        addr,
+        source,
+    })?;
+    let bound = listener.local_addr().map_err(|source| MetricsError::Bind {
+        given: given.to_owned(),
+        addr,
+        source,
+    })?;
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(names::PROCESS_SECONDS.to_owned()), &prometheus_buckets())
         .map_err(|e| MetricsError::Exporter(e.to_string()))?
         .build_recorder();
     let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|_| MetricsError::RecorderTaken { given: given.to_owned() })?;
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| MetricsError::RecorderTaken { given: given.to_owned() })?;
     let _ = SERVED.set(bound);
     names::describe();
     let served = handle.clone();
@@ -130,7 +138,9 @@ fn listen(listener: TcpListener, handle: PrometheusHandle) {
                     tracing::debug!("metrics endpoint: {e}");
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => {
                 tracing::warn!("metrics endpoint: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(100));
@@ -157,10 +167,16 @@ fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Result<(
         }
         request.extend_from_slice(&buf[..n]);
         if request.len() > 16 << 10 {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"request too large\n");
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                b"request too large\n",
+            );
         }
     }
-    let line = String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default()).into_owned();
+    let line =
+        String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default()).into_owned();
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");

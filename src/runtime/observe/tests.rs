@@ -45,7 +45,8 @@ fn metrics(snapshotter: &Snapshotter) -> BTreeMap<String, DebugValue> {
         .into_iter()
         .map(|(key, _, _, value)| {
             let key = key.key();
-            let mut labels: Vec<String> = key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+            let mut labels: Vec<String> =
+                key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
             labels.sort();
             (format!("{}{{{}}}", key.name(), labels.join(",")), value)
         })

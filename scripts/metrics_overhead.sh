@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What observing a run costs (issue 11): `pipeline` with N items under `multi -n 2`, run as a
+# user runs it (the release example binary), plain and with `--metrics` (every instance
+# probed, the sampler every 100 ms, the Prometheus recorder), and with `--metrics` and an
+# HTML report, the three alternating within each repetition so that all see the same load.
+# Prints every run's wall time, the medians, and the cost: median(observed) / median(plain).
+#
+#   scripts/metrics_overhead.sh                 # N = 10,000,000, 7 repetitions
+#   N=1000000 REPS=3 scripts/metrics_overhead.sh
+#   MAPPING="zmq_multi -n 3" scripts/metrics_overhead.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-10000000}
+REPS=${REPS:-7}
+MAPPING=${MAPPING:-"multi -n 2"}
+
+cargo build --release --all-features --example pipeline --quiet
+BIN=target/release/examples/pipeline
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+expected="\"count\":$N"
+
+# run LABEL [ARGS...]: one run; appends its wall time in seconds to $tmp/LABEL.
+run() {
+  local label=$1
+  shift
+  local start end
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$BIN" $MAPPING -d "{\"source\": [{\"n\": $N}]}" -q -o "$tmp/out.jsonl" "$@"
+  end=$(date +%s.%N)
+  grep -q "$expected" "$tmp/out.jsonl" || { echo "wrong answer under $label: $(cat "$tmp/out.jsonl")" >&2; exit 1; }
+  echo "$end - $start" | bc -l >> "$tmp/$label"
+}
+
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+echo "pipeline N=$N under $MAPPING, $REPS repetitions (+1 warm-up), alternating; wall seconds"
+run warmup >/dev/null
+run warmup --metrics 127.0.0.1:0 >/dev/null
+for r in $(seq 1 "$REPS"); do
+  run plain
+  run metrics --metrics 127.0.0.1:0
+  run report --metrics 127.0.0.1:0 --report "$tmp/run.html"
+  printf 'rep %d: plain %.3f  --metrics %.3f  --metrics --report x.html %.3f\n' "$r" \
+    "$(tail -1 "$tmp/plain")" "$(tail -1 "$tmp/metrics")" "$(tail -1 "$tmp/report")"
+done
+p=$(median "$tmp/plain")
+m=$(median "$tmp/metrics")
+h=$(median "$tmp/report")
+printf 'median: plain %.3f s (%.2f M items/s)  --metrics %.3f s  --metrics + HTML report %.3f s\n' \
+  "$p" "$(echo "$N / $p / 1000000" | bc -l)" "$m" "$h"
+printf 'cost of --metrics: time ratio %.4f (%+.2f %%); with the HTML report: %.4f (%+.2f %%)\n' \
+  "$(echo "$m / $p" | bc -l)" "$(echo "($m / $p - 1) * 100" | bc -l)" \
+  "$(echo "$h / $p" | bc -l)" "$(echo "($h / $p - 1) * 100" | bc -l)"
