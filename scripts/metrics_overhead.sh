@@ -27,11 +27,15 @@ run() {
   local start end
   start=$(date +%s.%N)
   # shellcheck disable=SC2086
-  "$BIN" $MAPPING -d "{\"source\": [{\"n\": $N}]}" -q -o "$tmp/out.jsonl" "$@"
+  "$BIN" $MAPPING -d "{\"source\": [{\"n\": $N}]}" -q -o "$tmp/out.jsonl" "$@" 2>"$tmp/stderr" ||
+    { cat "$tmp/stderr" >&2; exit 1; }
   end=$(date +%s.%N)
   grep -q "$expected" "$tmp/out.jsonl" || { echo "wrong answer under $label: $(cat "$tmp/out.jsonl")" >&2; exit 1; }
   echo "$end - $start" | bc -l >> "$tmp/$label"
 }
+
+# paired A B: the median over repetitions of A's time over B's in the same repetition.
+paired() { paste "$tmp/$1" "$tmp/$2" | awk '{print $1 / $2}' > "$tmp/ratio-$1"; median "$tmp/ratio-$1"; }
 
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
@@ -50,6 +54,7 @@ m=$(median "$tmp/metrics")
 h=$(median "$tmp/report")
 printf 'median: plain %.3f s (%.2f M items/s)  --metrics %.3f s  --metrics + HTML report %.3f s\n' \
   "$p" "$(echo "$N / $p / 1000000" | bc -l)" "$m" "$h"
-printf 'cost of --metrics: time ratio %.4f (%+.2f %%); with the HTML report: %.4f (%+.2f %%)\n' \
-  "$(echo "$m / $p" | bc -l)" "$(echo "($m / $p - 1) * 100" | bc -l)" \
-  "$(echo "$h / $p" | bc -l)" "$(echo "($h / $p - 1) * 100" | bc -l)"
+printf 'cost of --metrics: ratio of medians %.4f (%+.2f %%), median of paired ratios %.4f\n' \
+  "$(echo "$m / $p" | bc -l)" "$(echo "($m / $p - 1) * 100" | bc -l)" "$(paired metrics plain)"
+printf 'with the HTML report too: ratio of medians %.4f (%+.2f %%), median of paired ratios %.4f\n' \
+  "$(echo "$h / $p" | bc -l)" "$(echo "($h / $p - 1) * 100" | bc -l)" "$(paired report plain)"
