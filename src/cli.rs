@@ -654,12 +654,18 @@ fn exit_status(e: &RunError) -> i32 {
 fn write_reports(
     graph: &WorkflowGraph,
     args: &Args,
+    options: &RunOptions,
     result: &RunResult,
     observation: Option<&crate::runtime::observe::Observation>,
 ) -> bool {
     let needs_plan = args.html_report() || args.report_csv.is_some();
-    let plan = needs_plan
-        .then(|| Runner::new(graph).mapping(args.mapping).processes(result.report.processes).plan());
+    let plan = needs_plan.then(|| {
+        // The plan the run enacted: its options (tuning included), and the processes it
+        // had (an MPI job's ranks).
+        let mut options = options.clone();
+        options.processes = result.report.processes;
+        Runner::new(graph).mapping(args.mapping).options(options).plan()
+    });
     let plan = match plan {
         Some(Ok(plan)) => Some(plan),
         Some(Err(e)) => {
@@ -709,7 +715,7 @@ fn finish(
         }
         eprint!("{}", result.report.to_table());
     }
-    if !write_reports(graph, args, result, observation) {
+    if !write_reports(graph, args, options, result, observation) {
         return EXIT_FAILED;
     }
     let postprocess_failed = result.report.instances.iter().any(|i| i.stats.postprocess_error.is_some());

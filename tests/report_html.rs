@@ -194,7 +194,12 @@ fn report_of(launcher: Option<Command>, example: &str, args: &[&str], code: i32)
 
 const PIPELINE: &str = r#"{"source": [{"n": 300000}]}"#;
 
-fn check_pipeline(launcher: Option<Command>, mapping: &[&str], pool: bool, keep: Option<PathBuf>) {
+fn check_pipeline(
+    launcher: Option<Command>,
+    mapping: &[&str],
+    pool: bool,
+    keep: Option<PathBuf>,
+) -> tempfile::TempDir {
     let mut args = mapping.to_vec();
     args.extend(["-d", PIPELINE]);
     let dir = report_of(launcher, "pipeline", &args, 0);
@@ -204,6 +209,7 @@ fn check_pipeline(launcher: Option<Command>, mapping: &[&str], pool: bool, keep:
         keep,
     );
     check_csv(&dir.path().join("csv"), &PIPELINE_PES);
+    dir
 }
 
 /// The CSV tables: a header and a row per PE (per instance), numbers where numbers belong.
@@ -237,7 +243,11 @@ fn simple_report_opens_in_a_browser() {
 #[test]
 fn multi_report_opens_in_a_browser() {
     let keep = std::env::var_os("DISPEL4RS_REPORT_SCREENSHOT").map(PathBuf::from);
-    check_pipeline(None, &["multi", "-n", "4"], false, keep);
+    let dir = check_pipeline(None, &["multi", "-n", "4", "--numprocesses", "double=2"], false, keep);
+    // The graph shows the plan the run enacted, tuning included.
+    let html = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
+    let node = &html[html.find("<g class=\"node pe\" data-name=\"double\"").expect("a node for double")..];
+    assert!(node[..node.find("</g>").unwrap()].contains("2 instances"), "{}", &node[..300.min(node.len())]);
 }
 
 #[test]

@@ -333,7 +333,7 @@ mod tests {
         assert!(
             svg.contains("a &lt;chart&gt;") && svg.contains("class=\"legend\"") && svg.contains("2 -&gt; 3")
         );
-        assert!(svg.contains("d=\"M58 115.3L"), "{svg}");
+        assert!(svg.contains("d=\"M58 120.3L"), "{svg}");
         assert!(svg.contains("d=\"M58 166H"), "{svg}");
         assert!(svg.ends_with("</svg>"));
     }
