@@ -433,7 +433,7 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
         match format {
             GraphFormat::Dot => print!("{}", graph.to_dot()),
             GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
-            GraphFormat::Svg => println!("{}", crate::render::graph::workflow(graph).to_svg("workflow")),
+            GraphFormat::Svg => print!("{}", crate::render::graph::workflow(graph).to_svg_file("workflow")),
         }
         return 0;
     }
@@ -459,7 +459,7 @@ pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<O
                     Some(GraphFormat::Dot) => print!("{}", plan.to_dot()),
                     Some(GraphFormat::Mermaid) => print!("{}", plan.to_mermaid()),
                     Some(GraphFormat::Svg) => {
-                        println!("{}", crate::render::graph::plan_instances(&plan).to_svg("plan"))
+                        print!("{}", crate::render::graph::plan_instances(&plan).to_svg_file("plan"))
                     }
                 }
                 0

@@ -63,6 +63,22 @@ pub struct Picture {
     pub legend: Vec<(String, &'static str)>,
 }
 
+/// The graph rules of `report.css`, with its colours, for a picture outside the page.
+const STANDALONE_STYLE: &str = "svg.graph { font-family: system-ui, 'Segoe UI', Roboto, Arial, sans-serif; font-size: 12px; background: #ffffff; } \
+svg.graph .node rect { fill: #eaf3fb; stroke: #0072B2; stroke-width: 1.3; } \
+svg.graph .node.outputs rect { fill: #f3f3f3; stroke: #7b8494; stroke-dasharray: 4 3; } \
+svg.graph .node text { fill: #1d2330; font-size: 12px; } \
+svg.graph .node text.name { font-weight: 650; } \
+svg.graph .node.instance rect { fill-opacity: .22; } \
+svg.graph .edge path { fill: none; stroke: #7b8494; stroke-width: 1.3; } \
+svg.graph .edge.collected path { stroke-dasharray: 5 4; } \
+svg.graph .arrow { fill: #7b8494; } \
+svg.graph rect.edge-label { fill: #ffffff; fill-opacity: .9; } \
+svg.graph text.edge-label { fill: #5b6475; font-size: 11px; } \
+svg.graph .cluster rect { fill: none; stroke: #b5bcc8; stroke-dasharray: 6 4; } \
+svg.graph .cluster text { fill: #5b6475; font-size: 11px; } \
+svg.graph .legend text { fill: #1d2330; font-size: 11px; }";
+
 const PAD_X: f64 = 12.0;
 const LINE_H: f64 = 16.0;
 const NODE_GAP: f64 = 20.0;
@@ -181,6 +197,18 @@ impl Picture {
         let legend = if self.legend.is_empty() { 0.0 } else { 24.0 };
         let height = top + tallest + MARGIN * 2.0 + legend;
         (placed, width, height)
+    }
+
+    /// The picture as a standalone SVG file (`--graph svg`, `--plan --graph svg`): the XML
+    /// declaration, the SVG namespace, and the style the run report's sheet would give it.
+    pub fn to_svg_file(&self, id: &str) -> String {
+        let svg = self.to_svg(id);
+        let body = svg.strip_prefix("<svg ").unwrap_or(&svg);
+        let (head, rest) = body.split_once("</title>").unwrap_or((body, ""));
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" {head}</title><style>{}</style>{rest}\n",
+            STANDALONE_STYLE.replace("svg.graph", &format!("#{id}"))
+        )
     }
 
     /// The picture as an `<svg class="graph">`; `id` prefixes the ids inside it.
@@ -538,5 +566,14 @@ mod tests {
         assert!(!instances.legend.is_empty());
         let svg = instances.to_svg("p");
         assert!(svg.contains("slot 0"));
+    }
+
+    #[test]
+    fn a_picture_file_is_a_standalone_svg_document_with_its_style() {
+        let file = workflow(&graph()).to_svg_file("w");
+        assert!(file.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" id=\"w\""));
+        assert!(file.contains("</title><style>#w { font-family") && file.contains("#w .node rect {"));
+        assert!(!file.contains("svg.graph") && file.trim_end().ends_with("</svg>"));
+        assert_eq!(file.matches("<svg").count(), 1);
     }
 }
