@@ -52,9 +52,9 @@ pub fn page(view: &RunView<'_>) -> String {
     instances_section(&mut out, view);
     dead_letters_section(&mut out, view);
     out.push_str("</main>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<footer>dispel4rs {} · process times are per data unit, measured per batch (a batch's time shared by its units) in buckets of the R10 series (percentiles within about ±12 %; mean and maximum exact) · timelines sampled every {}</footer>\n",
+        "<footer>dispel4rs {} · process times are per data unit, measured per batch (a batch's time shared by its units) in buckets of the R10 series (percentiles within about ±12 %; mean and maximum exact) · timelines sampled every {}</footer>",
         env!("CARGO_PKG_VERSION"),
         view.observation.map_or_else(|| "—".to_owned(), |o| seconds(o.interval.as_secs_f64()))
     );
@@ -241,9 +241,9 @@ fn busy_section(out: &mut String, view: &RunView<'_>, o: &crate::runtime::observ
         rows.truncate(shown);
     }
     let rows: Vec<HeatRow> = rows.into_iter().map(|(_, r)| r).collect();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<section id=\"busy\"><h2>Busy timeline per instance</h2><p class=\"note\">The share of each {} bin an instance spent in its PE's code (darker: busier); rows are <code>pe[instance] @process</code>.{note}</p><div class=\"scroll\">{}</div></section>\n",
+        "<section id=\"busy\"><h2>Busy timeline per instance</h2><p class=\"note\">The share of each {} bin an instance spent in its PE's code (darker: busier); rows are <code>pe[instance] @process</code>.{note}</p><div class=\"scroll\">{}</div></section>",
         seconds(bins.width),
         chart::heatmap("busy", "busy share per instance over time", 900.0, view.report.elapsed.as_secs_f64(), &rows)
     );

@@ -222,11 +222,14 @@ struct Tracked {
     points: Series<Point>,
 }
 
+/// The timeline of one PE's queue while the run goes on: `(seconds, units queued)`.
+type QueuePoints = Series<(f64, u64)>;
+
 /// What the observatory has gathered (timelines, other processes' latest samples).
 #[derive(Default)]
 struct Store {
     series: BTreeMap<(Arc<str>, usize), Tracked>,
-    queues: BTreeMap<usize, (Arc<str>, Series<(f64, u64)>)>,
+    queues: BTreeMap<usize, (Arc<str>, QueuePoints)>,
     /// The latest sample of every instance of another process, and its mirror.
     remote: BTreeMap<(u32, String, u64), (InstanceSample, Mirror)>,
     /// The PEs' names, for the queues (plan order).

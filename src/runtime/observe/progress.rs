@@ -88,10 +88,8 @@ impl Progress {
 }
 
 fn draw(observatory: &Observatory, sinks: &[String], stopped: &mpsc::Receiver<()>) {
-    let wait_until = |deadline: Duration| match stopped.recv_timeout(deadline) {
-        Err(mpsc::RecvTimeoutError::Timeout) => true,
-        _ => false,
-    };
+    let wait_until =
+        |deadline: Duration| matches!(stopped.recv_timeout(deadline), Err(mpsc::RecvTimeoutError::Timeout));
     if !wait_until(DELAY.saturating_sub(observatory.elapsed())) {
         return;
     }
