@@ -14,11 +14,12 @@
 //! use dispel4rs::runtime::observe::histogram::UnitTimes;
 //! use std::time::Duration;
 //! let mut t = UnitTimes::default();
-//! t.record(Duration::from_micros(10), 1);
-//! t.record(Duration::from_micros(100), 9);
+//! t.record(Duration::from_micros(10), 1); // one unit in 10 µs
+//! t.record(Duration::from_micros(900), 9); // a batch of 9 units in 900 µs: 100 µs each
 //! assert_eq!(t.count(), 10);
 //! assert!((t.quantile(0.5) - 100e-6).abs() < 15e-6);
 //! assert_eq!(t.max_s(), 100e-6);
+//! assert!((t.mean_s() - 91e-6).abs() < 1e-9);
 //! ```
 
 use serde::{Deserialize, Serialize};
