@@ -116,13 +116,16 @@ fn forward(
                 whole.extend_from_slice(label.as_bytes());
                 whole.extend_from_slice(b"] ");
                 whole.extend_from_slice(&line);
-                // One write of the whole line under the lock: lines never interleave.
-                let _ = if to_stderr {
-                    std::io::stderr().lock().write_all(&whole)
-                } else {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&whole).and_then(|()| out.flush())
-                };
+                // One write of the whole line under the lock: lines never interleave; and
+                // around the progress line, if one is drawn, never into it.
+                let _ = crate::runtime::observe::progress::suspend(|| {
+                    if to_stderr {
+                        std::io::stderr().lock().write_all(&whole)
+                    } else {
+                        let mut out = std::io::stdout().lock();
+                        out.write_all(&whole).and_then(|()| out.flush())
+                    }
+                });
             }
         })
         .ok()
