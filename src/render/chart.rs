@@ -67,7 +67,8 @@ pub fn lines(frame: &Frame, x_max: f64, lines: &[Line], markers: &[Marker]) -> S
     let x_top = x_ticks.last().copied().unwrap_or(x_max).max(x_max);
     // A legend (several series) gets rows of its own above the plot.
     let legend = legend_rows(frame.width - LEFT - RIGHT, lines);
-    let top = TOP + legend.len() as f64 * 15.0;
+    // Room above the plot for the y unit, clear of the top tick's label.
+    let top = TOP + 6.0 + legend.len() as f64 * 15.0;
     let (w, h) = (frame.width - LEFT - RIGHT, frame.height - top - BOTTOM);
     let sx = |x: f64| LEFT + x / x_top * w;
     let sy = |y: f64| top + h - y / y_max * h;
@@ -132,7 +133,7 @@ pub fn lines(frame: &Frame, x_max: f64, lines: &[Line], markers: &[Marker]) -> S
         px(LEFT + w / 2.0),
         px(frame.height - 3.0),
         esc(&frame.x_label),
-        px(top - 3.0),
+        px(top - 9.0),
         esc(&frame.y_label)
     );
     for m in markers {
@@ -333,7 +334,7 @@ mod tests {
         assert!(
             svg.contains("a &lt;chart&gt;") && svg.contains("class=\"legend\"") && svg.contains("2 -&gt; 3")
         );
-        assert!(svg.contains("d=\"M58 120.3L"), "{svg}");
+        assert!(svg.contains("d=\"M58 122.3L"), "{svg}");
         assert!(svg.contains("d=\"M58 166H"), "{svg}");
         assert!(svg.ends_with("</svg>"));
     }
