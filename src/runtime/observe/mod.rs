@@ -16,8 +16,9 @@
 //! A run is observed when it asks ([`RunOptions::observe`](crate::RunOptions) `.enabled`: the
 //! command line sets it for `--metrics`, an HTML or CSV report, or a progress line on a
 //! terminal). Then every instance gets a probe and records, **once per batch** (never per
-//! unit): units in and out, its busy time, the batch's time per unit into its histogram,
-//! through atomics and the `metrics` facade. A run that is not observed has no probes: the
+//! unit): units in and out (atomics, and counters of the `metrics` facade), its busy time,
+//! the batch's time into its histograms (atomics); the sampler hands the new batch times to
+//! the facade's `dispel4rs_process_seconds` at each sample, off the data path. A run that is not observed has no probes: the
 //! data path tests one `Option` per batch. The cost when observed is measured by
 //! `scripts/metrics_overhead.sh` (`pipeline`, N = 10 M, `multi -n 2`, with and without
 //! `--metrics`, alternating; README.md, "Seeing a run", gives the ratio).
@@ -202,16 +203,22 @@ impl Mirror {
         self.failures.absolute(s.failures);
         self.dead_letters.absolute(s.dead_letters);
         if let Some(times) = &s.batch_times {
-            // Re-record what is new in each bucket at a value inside it: the Prometheus buckets
-            // are bounds of ours, so their counts come out exact (their sum, approximate).
-            let before: HashMap<u16, u64> = self.batch_times.buckets.iter().copied().collect();
-            for &(b, n) in &times.buckets {
-                let new = n.saturating_sub(before.get(&b).copied().unwrap_or(0));
-                for _ in 0..new.min(MAX_REPLAYED) {
-                    self.process_seconds.record(bucket_midpoint_s(b as usize));
-                }
-            }
+            replay_new(&self.process_seconds, &self.batch_times, times, MAX_REPLAYED);
             self.batch_times = times.clone();
+        }
+    }
+}
+
+/// Records into `histogram` what `now` holds beyond `before` (two snapshots of one instance's
+/// batch times), each new batch at the middle of its bucket: the Prometheus buckets are
+/// bounds of ours, so their counts come out exact (their sum, approximate). At most `cap` new
+/// batches per bucket (a bound for samples from another process).
+pub(crate) fn replay_new(histogram: &metrics::Histogram, before: &UnitTimes, now: &UnitTimes, cap: u64) {
+    let before: HashMap<u16, u64> = before.buckets.iter().copied().collect();
+    for &(b, n) in &now.buckets {
+        let new = n.saturating_sub(before.get(&b).copied().unwrap_or(0)).min(cap);
+        if new > 0 {
+            histogram.record_many(bucket_midpoint_s(b as usize), new as usize);
         }
     }
 }
@@ -334,6 +341,7 @@ impl Observatory {
                 let changed = last_times.get(&key) != Some(&timed);
                 if changed {
                     last_times.insert(key, timed);
+                    p.publish_batch_times();
                 }
                 InstanceSample {
                     pe: p.pe().to_string(),

@@ -1,14 +1,15 @@
 //! [`InstanceProbe`]: what one PE instance records while it runs, once per batch: its counters,
 //! its time per unit and per batch as atomics (read by the sampler, the progress line and the end of the
-//! run), and the same through the `metrics` facade (to whatever recorder is installed: the
-//! Prometheus one with `--metrics`, none otherwise). Only a run that is observed has probes;
+//! run), and its counters through the `metrics` facade (to whatever recorder is installed:
+//! the Prometheus one with `--metrics`, none otherwise). Its batch times reach the facade's
+//! histogram from the sampler ([`InstanceProbe::publish_batch_times`]), off the data path. Only a run that is observed has probes;
 //! an instance without one records nothing beyond its own counters.
 
 use super::histogram::AtomicUnitTimes;
 use super::names;
 use crate::pe::InstanceInfo;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The `metrics` handles of one instance (no-ops without a recorder).
@@ -56,6 +57,8 @@ pub struct InstanceProbe {
     times: AtomicUnitTimes,
     /// Time per batch (what `dispel4rs_process_seconds` observes).
     batches: AtomicUnitTimes,
+    /// The batch times handed to the facade's histogram so far.
+    published: Mutex<super::histogram::UnitTimes>,
     handles: Handles,
 }
 
@@ -89,6 +92,7 @@ impl InstanceProbe {
             dead_letters: AtomicU64::new(0),
             times: AtomicUnitTimes::default(),
             batches: AtomicUnitTimes::default(),
+            published: Mutex::new(super::histogram::UnitTimes::default()),
             handles: Handles::new(&info.pe, info.index, process),
         }
     }
@@ -137,8 +141,16 @@ impl InstanceProbe {
             let total = took.as_nanos() as u64;
             self.times.record(total, units);
             self.batches.record(total, 1);
-            self.handles.process_seconds.record(took.as_secs_f64());
         }
+    }
+
+    /// Hands the batch times recorded since the last call to the facade's histogram (the
+    /// sampler calls it; see [`super::replay_new`]).
+    pub(crate) fn publish_batch_times(&self) {
+        let now = self.batches.snapshot();
+        let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+        super::replay_new(&self.handles.process_seconds, &published, &now, u64::MAX);
+        *published = now;
     }
 
     /// A batch of `units` left the instance.
