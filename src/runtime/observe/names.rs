@@ -72,7 +72,8 @@ pub const METRICS: [MetricName; 10] = [
         kind: Kind::Histogram,
         labels: "pe, instance, process",
         help: "Time the instance took to process one batch of data units (or one root call): one \
-               observation per batch; _sum is its busy time in batches, _count the batches.",
+               observation per batch, taken at each sample at the middle of its R10 bucket \
+               (bucket counts and _count exact, _sum within about 12 %).",
     },
     MetricName {
         name: RESTARTS,
