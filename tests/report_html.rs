@@ -29,7 +29,10 @@ fn chromium() -> Option<PathBuf> {
         }
     }
     if skip {
-        eprintln!(
+        // Straight to the process's stderr, past the test harness's capture: never silent.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "\n*** SKIPPED: the HTML report was NOT checked in a browser: no chromium found and \
              DISPEL4RS_SKIP_BROWSER is set. Install it (scripts/setup.sh: apt-get install chromium). ***\n"
         );
