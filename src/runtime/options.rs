@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub pool: PoolOptions,
     /// Options of the Redis mappings.
     pub redis: RedisOptions,
+    /// Provenance to record (`--provenance`); `None`: none, and units carry no ids.
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::ProvenanceOptions>,
 }
 
 /// Options of the Redis mappings (`dyn_redis`, `dyn_auto_redis`). The server's URL and the
@@ -153,6 +156,7 @@ impl Default for RunOptions {
             redis: RedisOptions::default(),
             batch_bytes: 1 << 20,
             retry_hold_batches: 8,
+            provenance: None,
         }
     }
 }
