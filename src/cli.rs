@@ -173,7 +173,13 @@ pub struct Args {
     pub provenance: Option<PathBuf>,
 
     /// Record only these PEs (comma-separated names); the others pass ids on [default: all].
-    #[arg(long, value_name = "PE,PE", value_delimiter = ',', requires = "provenance", help_heading = "Provenance")]
+    #[arg(
+        long,
+        value_name = "PE,PE",
+        value_delimiter = ',',
+        requires = "provenance",
+        help_heading = "Provenance"
+    )]
     pub provenance_pes: Vec<String>,
 
     /// zmq_multi: where the coordinator listens for workers [default: tcp://127.0.0.1:0].

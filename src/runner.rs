@@ -255,8 +255,14 @@ impl<'g> Runner<'g> {
         started_us: i64,
     ) -> Result<Option<crate::provenance::prov_json::DocumentCounts>, RunError> {
         let Some(p) = &self.options.provenance else { return Ok(None) };
-        let counts =
-            crate::provenance::write_run_document(&self.options, p, plan, self.mapping, &self.inputs, started_us)?;
+        let counts = crate::provenance::write_run_document(
+            &self.options,
+            p,
+            plan,
+            self.mapping,
+            &self.inputs,
+            started_us,
+        )?;
         Ok(Some(counts))
     }
 

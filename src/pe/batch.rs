@@ -68,7 +68,16 @@ impl<'a> Batch<'a> {
     /// A batch over `units`; `keep_copies` keeps each unit while it is processed (for
     /// retries and dead letters).
     pub fn new(units: &'a mut Vec<Value>, keep_copies: bool) -> Self {
-        Batch { units, next: 0, keep_copies, succeeded: 0, failure: None, kept: None, traced: false, current: None }
+        Batch {
+            units,
+            next: 0,
+            keep_copies,
+            succeeded: 0,
+            failure: None,
+            kept: None,
+            traced: false,
+            current: None,
+        }
     }
 
     /// Provenance is on: the units are envelopes (see [`crate::provenance::id`]); the PE is

@@ -17,9 +17,9 @@
 
 use super::{InstanceInfo, PeError};
 use crate::abort::Abort;
-use crate::sink::Sink;
 use crate::provenance::id::UnitId;
 use crate::provenance::record::Tracer;
+use crate::sink::Sink;
 use crate::value::{measure, Value, MAX_DEPTH};
 use std::sync::Arc;
 

@@ -117,7 +117,10 @@ impl UnitId {
         if let Some(rest) = local.strip_prefix("in") {
             let n = numbers(rest)?;
             let [pe, inst, seq] = n[..] else { return None };
-            return Some(UnitId { origin: Self::origin_of(pe, inst, EntityKind::RootInput), seq: seq as i64 });
+            return Some(UnitId {
+                origin: Self::origin_of(pe, inst, EntityKind::RootInput),
+                seq: seq as i64,
+            });
         }
         if let Some(rest) = local.strip_prefix("st") {
             let n = numbers(rest)?;

@@ -175,14 +175,18 @@ impl ProvenanceOptions {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         self.run_id = format!("{nanos:x}-{:x}", std::process::id());
-        let name = self.file.file_name().map_or_else(|| "provenance".into(), |n| n.to_string_lossy().into_owned());
+        let name =
+            self.file.file_name().map_or_else(|| "provenance".into(), |n| n.to_string_lossy().into_owned());
         let suffix = if shared_name { "parts".to_owned() } else { format!("parts-{}", self.run_id) };
         self.parts_dir = parent_dir(&self.file).join(format!(".{name}.{suffix}"));
         if !shared_name {
             let _ = std::fs::remove_dir_all(&self.parts_dir);
         }
-        self.slots =
-            if plan.is_pooled() { Vec::new() } else { (0..plan.instances().len()).map(|g| plan.slot_of(g)).collect() };
+        self.slots = if plan.is_pooled() {
+            Vec::new()
+        } else {
+            (0..plan.instances().len()).map(|g| plan.slot_of(g)).collect()
+        };
         Ok(())
     }
 

@@ -159,8 +159,10 @@ mod tests {
         lines[Kind::Used as usize].push_str("\"_:u\":{}\n");
         a.append(&mut lines);
         assert!(lines.iter().all(String::is_empty));
-        let mut names: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         let kinds: Vec<Option<Kind>> = names.iter().map(|n| Kind::from_part_name(n)).collect();
         assert_eq!(kinds, vec![Some(Kind::Entity), Some(Kind::Used)]);

@@ -69,7 +69,11 @@ impl DocumentCounts {
 }
 
 /// Writes the document to `target` from the part files in `parts_dir` (removed afterwards).
-pub fn write_document(target: &Path, parts_dir: &Path, run: &RunRecord) -> Result<DocumentCounts, ProvenanceError> {
+pub fn write_document(
+    target: &Path,
+    parts_dir: &Path,
+    run: &RunRecord,
+) -> Result<DocumentCounts, ProvenanceError> {
     let io = |e: std::io::Error| ProvenanceError::Write { path: target.to_owned(), source: e };
     let mut parts: Vec<(Kind, PathBuf)> = match std::fs::read_dir(parts_dir) {
         Ok(entries) => entries
@@ -153,7 +157,8 @@ pub fn write_document(target: &Path, parts_dir: &Path, run: &RunRecord) -> Resul
 
 /// The workflow run activity `r:run`.
 fn run_activity(run: &RunRecord) -> String {
-    let mut s = String::from("\"r:run\":{\"prov:type\":{\"$\":\"d4r:WorkflowRun\",\"type\":\"prov:QUALIFIED_NAME\"}");
+    let mut s =
+        String::from("\"r:run\":{\"prov:type\":{\"$\":\"d4r:WorkflowRun\",\"type\":\"prov:QUALIFIED_NAME\"}");
     let mut clock = super::time::Clock::new();
     s.push_str(",\"prov:startTime\":\"");
     clock.write(run.start_us, &mut s);

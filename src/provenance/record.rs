@@ -140,7 +140,8 @@ impl Tracer {
             "\"{agent}\":{{\"prov:type\":{{\"$\":\"prov:SoftwareAgent\",\"type\":\"prov:QUALIFIED_NAME\"}},\"d4r:pe\":"
         );
         write_json_str(&a.pe_name, out);
-        let _ = write!(out, ",\"d4r:peId\":{},\"d4r:instance\":{},\"d4r:global\":{}", a.pe, a.instance, a.global);
+        let _ =
+            write!(out, ",\"d4r:peId\":{},\"d4r:instance\":{},\"d4r:global\":{}", a.pe, a.instance, a.global);
         if let Some(slot) = a.slot {
             let _ = write!(out, ",\"d4r:slot\":{slot}");
         }
@@ -150,19 +151,25 @@ impl Tracer {
         let _ = writeln!(
             self.lines[Kind::Association as usize],
             "\"_:wr{}.{}\":{{\"prov:activity\":\"r:run\",\"prov:agent\":\"{agent}\"}}",
-            self.pe, self.instance
+            self.pe,
+            self.instance
         );
     }
 
     /// A root call with `input`: records the root input entity (always, so that chains end
     /// at it even when the root is not recorded) and returns its id.
     pub fn root_input(&mut self, input: &Value) -> UnitId {
-        let id = UnitId { origin: UnitId::origin_of(self.pe, self.instance, EntityKind::RootInput), seq: self.root_calls };
+        let id = UnitId {
+            origin: UnitId::origin_of(self.pe, self.instance, EntityKind::RootInput),
+            seq: self.root_calls,
+        };
         self.root_calls += 1;
         let out = &mut self.lines[Kind::Entity as usize];
         out.push('"');
         id.write_qname(out);
-        out.push_str("\":{\"prov:type\":{\"$\":\"d4r:RootInput\",\"type\":\"prov:QUALIFIED_NAME\"},\"d4r:value\":");
+        out.push_str(
+            "\":{\"prov:type\":{\"$\":\"d4r:RootInput\",\"type\":\"prov:QUALIFIED_NAME\"},\"d4r:value\":",
+        );
         write_value(input, &mut self.scratch, out);
         out.push_str("}\n");
         id
@@ -238,7 +245,8 @@ impl Tracer {
             *slot = id::wrap(None, data);
             return;
         };
-        let id = UnitId { origin: UnitId::origin_of(self.pe, self.instance, EntityKind::Unit(port)), seq: *seq };
+        let id =
+            UnitId { origin: UnitId::origin_of(self.pe, self.instance, EntityKind::Unit(port)), seq: *seq };
         *seq += 1;
         let collected = self.collected.get(port).copied().unwrap_or(false);
         self.write_generation(id, collected.then_some(&data));
@@ -254,7 +262,9 @@ impl Tracer {
         let out = &mut self.lines[Kind::Entity as usize];
         let _ = write!(out, "\"{name}\":{{");
         if let Some(data) = collected {
-            out.push_str("\"prov:type\":{\"$\":\"d4r:Output\",\"type\":\"prov:QUALIFIED_NAME\"},\"d4r:value\":");
+            out.push_str(
+                "\"prov:type\":{\"$\":\"d4r:Output\",\"type\":\"prov:QUALIFIED_NAME\"},\"d4r:value\":",
+            );
             let mut text = String::new();
             write_value(data, &mut text, out);
         }
@@ -266,7 +276,8 @@ impl Tracer {
         );
         if let Some(input) = inv.input {
             let out = &mut self.lines[Kind::Derivation as usize];
-            let _ = write!(out, "\"_:d{local}\":{{\"prov:generatedEntity\":\"{name}\",\"prov:usedEntity\":\"");
+            let _ =
+                write!(out, "\"_:d{local}\":{{\"prov:generatedEntity\":\"{name}\",\"prov:usedEntity\":\"");
             input.write_qname(out);
             out.push_str("\"}\n");
         }
@@ -340,7 +351,12 @@ impl Tracer {
         let state = (self.units_seen > 0).then(|| self.write_state());
         let mut activity = String::new();
         id::write_postprocess(self.pe, self.instance, &mut activity);
-        self.open(Invocation { input: state, start_us: self.clock.now_micros(), activity, postprocess: true });
+        self.open(Invocation {
+            input: state,
+            start_us: self.clock.now_micros(),
+            activity,
+            postprocess: true,
+        });
     }
 
     fn write_state(&mut self) -> UnitId {
@@ -355,8 +371,11 @@ impl Tracer {
         );
         let out = &mut self.lines[Kind::Derivation as usize];
         for s in &self.seen {
-            let ends: &[(&str, i64)] =
-                if s.first == s.last { &[("first", s.first)] } else { &[("first", s.first), ("last", s.last)] };
+            let ends: &[(&str, i64)] = if s.first == s.last {
+                &[("first", s.first)]
+            } else {
+                &[("first", s.first), ("last", s.last)]
+            };
             for (which, seq) in ends {
                 let used = UnitId { origin: s.origin, seq: *seq };
                 let _ = write!(out, "\"_:d{local}.{which}.");

@@ -65,8 +65,8 @@ pub struct Trace {
 impl Trace {
     /// Reads and indexes the document at `path`.
     pub fn open(path: &Path) -> Result<Trace, ProvenanceError> {
-        let file =
-            std::fs::File::open(path).map_err(|e| ProvenanceError::Read { path: path.to_owned(), source: e })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| ProvenanceError::Read { path: path.to_owned(), source: e })?;
         let reader = std::io::BufReader::with_capacity(1 << 20, file);
         let doc: Document = serde_json::from_reader(reader)
             .map_err(|e| ProvenanceError::NotProvJson { path: path.to_owned(), reason: e.to_string() })?;
@@ -96,8 +96,13 @@ impl Trace {
 
     /// The ids of the collected outputs (`prov:type d4r:Output`), sorted.
     pub fn outputs(&self) -> Vec<&str> {
-        let mut out: Vec<&str> =
-            self.doc.entity.iter().filter(|(_, a)| type_of(a) == Some("d4r:Output")).map(|(k, _)| k.as_str()).collect();
+        let mut out: Vec<&str> = self
+            .doc
+            .entity
+            .iter()
+            .filter(|(_, a)| type_of(a) == Some("d4r:Output"))
+            .map(|(k, _)| k.as_str())
+            .collect();
         out.sort();
         out
     }
@@ -245,7 +250,9 @@ pub fn run_cli(args: &[std::ffi::OsString]) -> Option<i32> {
     let rest: Vec<String> = args[at + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let others = args.len() - rest.len() - 2;
     if others > 0 || rest.is_empty() || rest.len() > 2 {
-        eprintln!("error: --trace is used alone: <workflow> --trace FILE [ID] (without ID: list the outputs)");
+        eprintln!(
+            "error: --trace is used alone: <workflow> --trace FILE [ID] (without ID: list the outputs)"
+        );
         return Some(crate::cli::EXIT_BAD_INPUT);
     }
     let result = Trace::open(Path::new(&rest[0])).and_then(|t| match rest.get(1) {
