@@ -66,6 +66,9 @@ impl Kind {
 /// Record lines buffered per kind (by an instance, between appends).
 pub type Lines = [String; 7];
 
+/// The logs of this process, by parts directory.
+type Registry = Vec<(PathBuf, Weak<ProcessLog>)>;
+
 /// The part of one process. Shared by the instances of the process that record.
 #[derive(Debug)]
 pub struct ProcessLog {
@@ -79,7 +82,7 @@ impl ProcessLog {
     /// The log of this process for the parts directory `dir` (one per directory and
     /// process, made on first use).
     pub fn for_dir(dir: &Path) -> Arc<ProcessLog> {
-        static LOGS: OnceLock<Mutex<Vec<(PathBuf, Weak<ProcessLog>)>>> = OnceLock::new();
+        static LOGS: OnceLock<Mutex<Registry>> = OnceLock::new();
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let mut logs = LOGS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
         logs.retain(|(_, w)| w.strong_count() > 0);

@@ -50,6 +50,10 @@ struct Document {
     associated: HashMap<String, Relation>,
 }
 
+/// An entity a derivation comes from: its id, and for a state's summary edge the count of
+/// units from that origin and which end (`first`, `last`) it is.
+type Parent = (String, Option<u64>, Option<String>);
+
 /// A PROV-JSON document indexed for tracing.
 pub struct Trace {
     path: PathBuf,
@@ -57,7 +61,7 @@ pub struct Trace {
     /// Entity → the activity that generated it.
     generated_by: HashMap<String, String>,
     /// Entity → what it derives from (entity, count, summary).
-    derived_from: HashMap<String, Vec<(String, Option<u64>, Option<String>)>>,
+    derived_from: HashMap<String, Vec<Parent>>,
     /// Activity → agent.
     agent_of: HashMap<String, String>,
 }
