@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what dispel4rs needs on Debian (12+) or Ubuntu, idempotently: the system
 # libraries of the ZMQ and MPI transports, libclang for the MPI bindings, Redis for the
-# Redis mappings' tests. Safe to run again: it installs only what is missing.
+# Redis mappings' tests, and a Python venv (.venv-prov) with the W3C PROV library `prov`
+# from PyPI that the provenance tests read documents with. Safe to run again: it installs
+# only what is missing.
 set -euo pipefail
 
-PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin)
+PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -30,3 +32,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 echo "setup: $(cargo --version)"
+
+# The W3C PROV library the provenance tests read documents with (tests/provenance_prov_json.rs).
+PROV_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv-prov"
+if "$PROV_VENV/bin/python" -c "import prov.model" >/dev/null 2>&1; then
+  echo "setup: prov present in .venv-prov"
+else
+  echo "setup: making .venv-prov with the prov package (PyPI)"
+  python3 -m venv "$PROV_VENV"
+  "$PROV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "prov>=2.0,<4"
+fi

@@ -63,6 +63,8 @@ pub struct Instance {
     tracker: RestartTracker,
     max_retries: u32,
     keep_copies: bool,
+    /// Provenance is on: units arrive as envelopes with their ids.
+    traced: bool,
     /// The unit to retry after the restart.
     pending: Option<Pending>,
     /// Units of an interrupted batch, to process after the restart.
@@ -112,6 +114,7 @@ impl Instance {
             tracker: RestartTracker::new(options.restart.clone()),
             max_retries: options.max_retries,
             keep_copies: true,
+            traced: false,
             pending: None,
             backlog: Vec::new(),
             backlog_port: 0,
@@ -120,6 +123,10 @@ impl Instance {
             stats: InstanceStats::default(),
             span,
         };
+        if let Some(prov) = &options.provenance {
+            inst.buffers.set_tracer(prov.tracer_for(pe, &inst.info));
+            inst.traced = true;
+        }
         let flow = inst.start();
         (inst, flow)
     }
@@ -195,7 +202,13 @@ impl Instance {
     pub fn call_root(&mut self, input: Value, sink: &mut dyn Sink) -> Result<Flow, Abort> {
         self.stats.units_in += 1;
         let mut one = std::mem::take(&mut self.scratch);
-        one.push(input);
+        match self.buffers.tracer_mut() {
+            Some(t) => {
+                let id = t.root_input(&input);
+                one.push(crate::provenance::id::wrap(Some(id), input));
+            }
+            None => one.push(input),
+        }
         let flow = self.run_units(ROOT, &mut one, 0, sink);
         one.clear();
         self.scratch = one;
@@ -234,7 +247,7 @@ impl Instance {
                 }
             };
             let port_name = self.inputs.get(port).map_or(&*self.root_port, |p| &**p);
-            let mut batch = Batch::new(units, self.keep_copies);
+            let mut batch = Batch::new(units, self.keep_copies).traced(self.traced);
             let mut out = self.buffers.writer(&self.info, sink);
             if let Err(p) = catch_panic(|| pe.process_batch(port_name, &mut batch, &mut out)) {
                 // A panic escaped an overridden process_batch.
@@ -317,6 +330,7 @@ impl Instance {
 
     fn dead_letter(&mut self, port: usize, unit: Value, error: String, attempts: u32) {
         self.stats.dead_letters += 1;
+        let unit = if self.traced { crate::provenance::id::unwrap(unit).1 } else { unit };
         self.dead.record(DeadLetter {
             pe: self.info.pe.clone(),
             instance: self.info.index,
@@ -354,8 +368,14 @@ impl Instance {
     /// restarted instance would have lost the state it was meant to write out.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), Abort> {
         if let State::Running(pe) = &mut self.state {
+            if let Some(t) = self.buffers.tracer_mut() {
+                t.begin_postprocess();
+            }
             let mut out = self.buffers.writer(&self.info, sink);
             let result = catch_panic(|| pe.postprocess(&mut out));
+            if let Some(t) = self.buffers.tracer_mut() {
+                t.end();
+            }
             if let Some(abort) = self.buffers.take_abort() {
                 return Err(abort);
             }
@@ -372,7 +392,11 @@ impl Instance {
                 self.stats.postprocess_error = Some(e);
             }
         }
-        self.flush(sink)
+        let flushed = self.flush(sink);
+        if let Some(t) = self.buffers.tracer_mut() {
+            t.flush();
+        }
+        flushed
     }
 
     /// Sends every buffered unit on.
