@@ -6,7 +6,7 @@ pub mod collect;
 pub(crate) mod host;
 pub mod inputs;
 pub mod instance;
-pub(crate) mod launch;
+pub mod launch;
 pub mod options;
 pub mod outlet;
 pub(crate) mod pool;

@@ -1,12 +1,8 @@
-use pyo3::prelude::*;
+//! The `dispel4rs` command: runs dispel4py graph modules on the dispel4rs runtime. See
+//! `dispel4rs_python::command`.
+
 fn main() {
-    Python::initialize();
-    Python::attach(|py| {
-        let sys = py.import("sys").unwrap();
-        let v: String = sys.getattr("version").unwrap().extract().unwrap();
-        println!("{v}");
-        let p: Vec<String> = sys.getattr("path").unwrap().extract().unwrap();
-        println!("{p:?}");
-        println!("{:?}", sys.getattr("prefix").unwrap().to_string());
-    });
+    let code =
+        dispel4rs_python::command::run(dispel4rs_python::Registry::with_builtins(), std::env::args_os());
+    std::process::exit(code)
 }

@@ -28,7 +28,8 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
 fn list<'py>(py: Python<'py>, items: &[Value]) -> PyResult<Bound<'py, PyAny>> {
     match items.last() {
         Some(Value::Str(s)) if &**s == tags::TUPLE => {
-            let elems = items[..items.len() - 1].iter().map(|v| to_python(py, v)).collect::<PyResult<Vec<_>>>()?;
+            let elems =
+                items[..items.len() - 1].iter().map(|v| to_python(py, v)).collect::<PyResult<Vec<_>>>()?;
             Ok(PyTuple::new(py, elems)?.into_any())
         }
         Some(Value::Map(m)) if m.len() == 1 && m.contains_key(tags::NAMEDTUPLE) => {
@@ -36,7 +37,8 @@ fn list<'py>(py: Python<'py>, items: &[Value]) -> PyResult<Bound<'py, PyAny>> {
                 Some(Value::Bytes(b)) => pickle::loads(py, b)?,
                 _ => return Err(PyValueError::new_err("a named-tuple marker without its class")),
             };
-            let elems = items[..items.len() - 1].iter().map(|v| to_python(py, v)).collect::<PyResult<Vec<_>>>()?;
+            let elems =
+                items[..items.len() - 1].iter().map(|v| to_python(py, v)).collect::<PyResult<Vec<_>>>()?;
             class.call_method1("_make", (elems,))
         }
         _ => {
@@ -87,7 +89,9 @@ fn map_value<'py>(py: Python<'py>, map: &BTreeMap<String, Value>) -> PyResult<Bo
 
 /// The object a reserved single-key map stands for, or `None` if the key is unknown.
 fn tagged<'py>(py: Python<'py>, key: &str, payload: &Value) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let bad = |what: &str| PyValueError::new_err(format!("a malformed '{}' entry: {what}", key.trim_start_matches('\0')));
+    let bad = |what: &str| {
+        PyValueError::new_err(format!("a malformed '{}' entry: {what}", key.trim_start_matches('\0')))
+    };
     Ok(Some(match (key, payload) {
         (tags::STR, Value::Str(s)) => PyString::new(py, s).into_any(),
         (tags::INT, Value::Str(digits)) => py.get_type::<pyo3::types::PyInt>().call1((digits.as_str(),))?,
@@ -96,7 +100,9 @@ fn tagged<'py>(py: Python<'py>, key: &str, payload: &Value) -> PyResult<Option<B
             let d = PyDict::new(py);
             for pair in pairs {
                 match pair {
-                    Value::List(kv) if kv.len() == 2 => d.set_item(to_python(py, &kv[0])?, to_python(py, &kv[1])?)?,
+                    Value::List(kv) if kv.len() == 2 => {
+                        d.set_item(to_python(py, &kv[0])?, to_python(py, &kv[1])?)?
+                    }
                     _ => return Err(bad("a pair is not [key, value]")),
                 }
             }
@@ -105,7 +111,10 @@ fn tagged<'py>(py: Python<'py>, key: &str, payload: &Value) -> PyResult<Option<B
         (tags::NDARRAY, Value::Map(fields)) => {
             let dtype = fields.get("dtype").and_then(Value::as_str).ok_or_else(|| bad("no dtype"))?;
             let shape: Vec<i64> = match fields.get("shape") {
-                Some(Value::List(dims)) => dims.iter().map(|d| d.as_int().ok_or_else(|| bad("a dimension is not an integer"))).collect::<PyResult<_>>()?,
+                Some(Value::List(dims)) => dims
+                    .iter()
+                    .map(|d| d.as_int().ok_or_else(|| bad("a dimension is not an integer")))
+                    .collect::<PyResult<_>>()?,
                 _ => return Err(bad("no shape")),
             };
             let array = match fields.get("data") {

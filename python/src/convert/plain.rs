@@ -78,7 +78,8 @@ mod tests {
     fn markers_and_orders_go_numbers_stay() {
         let tuple = Value::List(vec![Value::from("w"), Value::Int(2), Value::from(tags::TUPLE)]);
         assert_eq!(to_plain(tuple), Value::List(vec![Value::from("w"), Value::Int(2)]));
-        let ordered = Value::map([("b", Value::Int(1)), ("a", Value::Int(2)), (tags::ORDER, Value::list(["b", "a"]))]);
+        let ordered =
+            Value::map([("b", Value::Int(1)), ("a", Value::Int(2)), (tags::ORDER, Value::list(["b", "a"]))]);
         assert_eq!(to_plain(ordered), Value::map([("a", 2), ("b", 1)]));
         let scalar = Value::map([(
             tags::NDARRAY,

@@ -90,17 +90,25 @@ fn plain_values_are_what_rust_and_json_expect() {
         let m = g.get_item("m").unwrap().unwrap();
         let eval = |src: &str| {
             let code = CString::new(src).unwrap();
-            py.eval(&code, Some(&m.getattr("__dict__").unwrap().cast_into::<PyDict>().unwrap()), None).unwrap()
+            py.eval(&code, Some(&m.getattr("__dict__").unwrap().cast_into::<PyDict>().unwrap()), None)
+                .unwrap()
         };
         let plain = |src: &str| to_value(&eval(src), Encoding::Plain).unwrap();
         assert_eq!(plain("('word', 1)"), Value::from(("word", 1)));
         assert_eq!(plain("['word', 1]"), Value::from(("word", 1)));
-        assert_eq!(plain("{'b': 1, 'a': (2, 3)}"), Value::map([("a", Value::from((2, 3))), ("b", Value::Int(1))]));
+        assert_eq!(
+            plain("{'b': 1, 'a': (2, 3)}"),
+            Value::map([("a", Value::from((2, 3))), ("b", Value::Int(1))])
+        );
         assert_eq!(plain("Point(1, 2)"), Value::from((1, 2)));
         assert_eq!(plain("collections.OrderedDict(a=1)"), Value::map([("a", 1)]));
         // Lossless values made plain without Python give the same.
         for src in ["('word', 1)", "{'b': 1, 'a': (2, 3)}", "[Point(1, (2,))]"] {
-            assert_eq!(plain::to_plain(to_value(&eval(src), Encoding::Lossless).unwrap()), plain(src), "{src}");
+            assert_eq!(
+                plain::to_plain(to_value(&eval(src), Encoding::Lossless).unwrap()),
+                plain(src),
+                "{src}"
+            );
         }
     });
 }
@@ -111,7 +119,10 @@ fn rust_and_json_values_become_natural_python_objects() {
         let m = g.get_item("m").unwrap().unwrap();
         let same = m.getattr("same").unwrap();
         let cases = [
-            (Value::from_json(r#"{"input": "data.csv", "n": [1, 2.5, null, true]}"#).unwrap(), "{'input': 'data.csv', 'n': [1, 2.5, None, True]}"),
+            (
+                Value::from_json(r#"{"input": "data.csv", "n": [1, 2.5, null, true]}"#).unwrap(),
+                "{'input': 'data.csv', 'n': [1, 2.5, None, True]}",
+            ),
             (Value::from(("word", 3)), "['word', 3]"),
             (Value::Bytes(vec![1, 2]), "b'\\x01\\x02'"),
         ];
@@ -119,7 +130,10 @@ fn rust_and_json_values_become_natural_python_objects() {
             let code = CString::new(expected).unwrap();
             let want = py.eval(&code, None, None).unwrap();
             let got = to_python(py, &value).unwrap();
-            assert!(same.call1((&want, &got)).unwrap().extract::<bool>().unwrap(), "{value} → {got:?}, want {expected}");
+            assert!(
+                same.call1((&want, &got)).unwrap().extract::<bool>().unwrap(),
+                "{value} → {got:?}, want {expected}"
+            );
         }
     });
 }
@@ -137,7 +151,13 @@ fn unpicklable_objects_are_refused_with_their_type() {
 #[test]
 fn absurd_nesting_is_an_error_not_a_crash() {
     with_checks(|py, _| {
-        let deep = py.eval(c"(lambda: [__import__('functools').reduce(lambda acc, _: [acc], range(500), 0)])()[0]", None, None).unwrap();
+        let deep = py
+            .eval(
+                c"(lambda: [__import__('functools').reduce(lambda acc, _: [acc], range(500), 0)])()[0]",
+                None,
+                None,
+            )
+            .unwrap();
         let err = to_value(&deep, Encoding::Lossless).unwrap_err();
         assert!(err.to_string().contains("nested deeper"), "{err}");
     });
