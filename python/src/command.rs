@@ -193,7 +193,13 @@ pub fn run(registry: Registry, args: impl IntoIterator<Item = impl Into<OsString
     };
     init_logging(&invocation.rest);
     let code = match prepare(registry, &invocation) {
-        Ok(graph) => dispel4rs::cli::execute(&graph, invocation.rest.clone()),
+        Ok(translated) => match inputs_by_id(&invocation.rest, &translated.names) {
+            Ok(rest) => dispel4rs::cli::execute(&translated.graph, rest),
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                EXIT_BAD_INPUT
+            }
+        },
         Err(e) => {
             eprintln!("error: {e}");
             match e {
@@ -208,7 +214,7 @@ pub fn run(registry: Registry, args: impl IntoIterator<Item = impl Into<OsString
 
 /// Starts the interpreter, loads and translates the graph, and tells worker processes how to
 /// find it.
-fn prepare(registry: Registry, inv: &Invocation) -> Result<dispel4rs::WorkflowGraph, PythonError> {
+fn prepare(registry: Registry, inv: &Invocation) -> Result<crate::translate::Translated, PythonError> {
     crate::interpreter::start(registry)?;
     let (source, name) = worker_source(&inv.source);
     let graph = Python::attach(|py| -> Result<_, PythonError> {
@@ -225,6 +231,67 @@ fn prepare(registry: Registry, inv: &Invocation) -> Result<dispel4rs::WorkflowGr
     }
     dispel4rs::runtime::launch::set_program_args(program);
     Ok(graph)
+}
+
+/// The shared command line with the root inputs of `-f`/`-d` keyed by PE id: dispel4py
+/// also accepts a PE's `name` (the first PE of that name gets it), the runtime only ids.
+/// `-f FILE` is read here and passed on as `-d` (it wins over `-d`, as before).
+fn inputs_by_id(rest: &[String], names: &[(String, String)]) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(rest.len());
+    let (mut data, mut file) = (None, None);
+    let mut i = 0;
+    while i < rest.len() {
+        let a = rest[i].as_str();
+        let take = |i: usize| rest.get(i + 1).cloned().ok_or_else(|| format!("{a} needs a value"));
+        match a {
+            "-d" | "--data" => {
+                data = Some(take(i)?);
+                i += 2;
+                continue;
+            }
+            "-f" | "--file" => {
+                file = Some(take(i)?);
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(v) = a.strip_prefix("--data=") {
+            data = Some(v.to_owned());
+        } else if let Some(v) = a.strip_prefix("--file=") {
+            file = Some(v.to_owned());
+        } else {
+            out.push(rest[i].clone());
+        }
+        i += 1;
+    }
+    let text = match (file, data) {
+        (Some(path), _) => {
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read -f {path}: {e}"))?
+        }
+        (None, Some(text)) => text,
+        (None, None) => return Ok(rest.to_vec()),
+    };
+    let renamed = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(map)) => {
+            let ids: std::collections::HashSet<&str> = names.iter().map(|(_, id)| id.as_str()).collect();
+            let mut renamed = serde_json::Map::new();
+            for (key, value) in map {
+                let id = if ids.contains(key.as_str()) {
+                    key
+                } else {
+                    names.iter().find(|(name, _)| *name == key).map(|(_, id)| id.clone()).unwrap_or(key)
+                };
+                renamed.insert(id, value);
+            }
+            serde_json::Value::Object(renamed).to_string()
+        }
+        // Not an object: the shared command line says what is wrong with it.
+        _ => text,
+    };
+    out.push("-d".into());
+    out.push(renamed);
+    Ok(out)
 }
 
 /// The module or file as workers should be given it (files by absolute path), and the
@@ -289,6 +356,22 @@ mod tests {
         assert!(parse(&args("dispel4rs g.py")).unwrap_err().contains("no mapping"));
         assert!(parse(&args("dispel4rs simpel g.py")).unwrap_err().contains("'simpel' is not a mapping"));
         assert!(parse(&args("dispel4rs simple g.py -a")).unwrap_err().contains("-a needs"));
+    }
+
+    #[test]
+    fn inputs_may_name_pes_by_name() {
+        let names = vec![("Read".to_owned(), "Read0".to_owned()), ("Count".to_owned(), "Count1".to_owned())];
+        let rest = inputs_by_id(&args("dispel4rs simple -n 2"), &names).unwrap();
+        assert_eq!(rest, args("dispel4rs simple -n 2"));
+        let rest = inputs_by_id(
+            &["x".into(), "-d".into(), r#"{"Read": [{"input": "a"}], "Count1": 2}"#.into()],
+            &names,
+        )
+        .unwrap();
+        assert_eq!(rest[1], "-d");
+        let json: serde_json::Value = serde_json::from_str(&rest[2]).unwrap();
+        assert_eq!(json, serde_json::json!({"Read0": [{"input": "a"}], "Count1": 2}));
+        assert!(inputs_by_id(&args("x -f /no/such/file"), &names).unwrap_err().contains("cannot read -f"));
     }
 
     #[test]

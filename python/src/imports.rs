@@ -74,7 +74,9 @@ pub(crate) mod pickle {
 pub(crate) fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     let formatted = py
         .import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (err.value(py),)))
+        .and_then(|tb| {
+            tb.call_method1("format_exception", (err.get_type(py), err.value(py), err.traceback(py)))
+        })
         .and_then(|lines| lines.extract::<Vec<String>>());
     match formatted {
         Ok(lines) => lines.concat().trim_end().to_owned(),

@@ -50,8 +50,17 @@ type Described<'py> = (
     Option<String>,
 );
 
+/// A translated graph and what `-d` keys may name its PEs by.
+pub struct Translated {
+    /// The graph to run.
+    pub graph: WorkflowGraph,
+    /// `(name, id)` of every PE, in graph order: dispel4py lets `-d` name a PE by its `name`
+    /// (the first PE of that name) as well as by its id.
+    pub names: Vec<(String, String)>,
+}
+
 /// Builds the dispel4rs graph named `name` from the Python graph object `graph`.
-pub fn translate(py: Python<'_>, graph: &Bound<'_, PyAny>, name: &str) -> Result<WorkflowGraph, PythonError> {
+pub fn translate(py: Python<'_>, graph: &Bound<'_, PyAny>, name: &str) -> Result<Translated, PythonError> {
     let boot = boot(py)?;
     let raised =
         |e: PyErr| PythonError::Raised { source_name: name.to_owned(), traceback: format_exception(py, &e) };
@@ -70,10 +79,14 @@ pub fn translate(py: Python<'_>, graph: &Bound<'_, PyAny>, name: &str) -> Result
     let attach = boot.getattr("attach").map_err(raised)?.unbind();
 
     let mut g = WorkflowGraph::new(name);
+    let mut names = Vec::new();
     for entry in &pes {
         let (object, id, inputs, outputs, numprocesses, stateful, rust_kind): Described<'_> =
             entry.extract().map_err(raised)?;
         let pe_error = |message: String| PythonError::Pe { pe: id.clone(), message };
+        if let Ok(pe_name) = object.getattr("name").and_then(|n| n.extract::<String>()) {
+            names.push((pe_name, id.clone()));
+        }
         let mut spec = PeSpec::new(&id);
         for (port, kind, fields) in &inputs {
             let grouping = grouping(kind, fields).map_err(|m| pe_error(format!("input '{port}': {m}")))?;
@@ -145,7 +158,7 @@ pub fn translate(py: Python<'_>, graph: &Bound<'_, PyAny>, name: &str) -> Result
         g.connect(a, from_port, b, to_port)
             .map_err(|error| PythonError::Graph { source_name: name.to_owned(), error })?;
     }
-    Ok(g)
+    Ok(Translated { graph: g, names })
 }
 
 enum RustPeError {
