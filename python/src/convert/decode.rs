@@ -101,7 +101,7 @@ fn tagged<'py>(py: Python<'py>, key: &str, payload: &Value) -> PyResult<Option<B
             for pair in pairs {
                 match pair {
                     Value::List(kv) if kv.len() == 2 => {
-                        d.set_item(to_python(py, &kv[0])?, to_python(py, &kv[1])?)?
+                        d.set_item(dict_key(py, &kv[0])?, to_python(py, &kv[1])?)?
                     }
                     _ => return Err(bad("a pair is not [key, value]")),
                 }
@@ -135,6 +135,18 @@ fn tagged<'py>(py: Python<'py>, key: &str, payload: &Value) -> PyResult<Option<B
         }
         _ => return Ok(None),
     }))
+}
+
+/// A dict key: lists (a tuple key made plain by a Rust PE) become tuples, as a key must be
+/// hashable.
+fn dict_key<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    match value {
+        Value::List(items) if !matches!(items.last(), Some(Value::Str(s)) if &**s == tags::TUPLE) => {
+            let elems = items.iter().map(|v| dict_key(py, v)).collect::<PyResult<Vec<_>>>()?;
+            Ok(PyTuple::new(py, elems)?.into_any())
+        }
+        other => to_python(py, other),
+    }
 }
 
 /// A float64 numpy array of `samples` (a list of floats without numpy, unless a dtype was
