@@ -70,16 +70,29 @@ pub(crate) mod pickle {
     }
 }
 
-/// The Python exception `err` with its traceback, as Python prints it.
+/// The Python exception `err` with its traceback, as Python prints it, without the frames of
+/// the dispel4rs bootstrap and of importlib (the user's frames, and the shim's, stay).
 pub(crate) fn format_exception(py: Python<'_>, err: &PyErr) -> String {
-    let formatted = py
-        .import("traceback")
-        .and_then(|tb| {
-            tb.call_method1("format_exception", (err.get_type(py), err.value(py), err.traceback(py)))
-        })
-        .and_then(|lines| lines.extract::<Vec<String>>());
+    const FORMAT: &std::ffi::CStr = c"def _format(exc):
+    import traceback
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not (f.filename.startswith('<dispel4rs>/_dispel4rs_boot') or f.filename.startswith('<frozen '))]
+    lines = ['Traceback (most recent call last):\\n'] + traceback.format_list(frames) if frames else []
+    return ''.join(lines + traceback.format_exception_only(type(exc), exc))
+";
+    let formatted = (|| -> PyResult<String> {
+        let globals = pyo3::types::PyDict::new(py);
+        py.run(FORMAT, Some(&globals), None)?;
+        let f =
+            globals.get_item("_format")?.ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("_format"))?;
+        let value = err.value(py);
+        if let Some(tb) = err.traceback(py) {
+            value.setattr("__traceback__", tb)?;
+        }
+        f.call1((value,))?.extract()
+    })();
     match formatted {
-        Ok(lines) => lines.concat().trim_end().to_owned(),
+        Ok(text) => text.trim_end().to_owned(),
         Err(_) => err.to_string(),
     }
 }

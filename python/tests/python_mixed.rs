@@ -1,0 +1,39 @@
+//! Rust PEs and Python PEs in one graph (`RustPE("kind")` from the registry): the same
+//! results as the all-Python graph, under the fixed and the multi-process mappings.
+
+mod support;
+
+use support::*;
+
+fn upper(records: &[Record]) -> Vec<String> {
+    let mut out: Vec<String> = records.iter().map(|r| r.2.to_uppercase()).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_rust_counter_between_python_pes_counts_as_the_python_one() {
+    let python = ours(&["simple"], &graph("word_count"), &["-i", "40"]);
+    python.assert_success("word_count");
+    for mapping in [&["simple"][..], &["multi", "-n", "4"], &["zmq_multi", "-n", "3"], &["mpi", "-n", "3"]] {
+        let mixed = ours(mapping, &graph("word_count_rust"), &["-i", "40"]);
+        let context = format!("word_count_rust under {}", mapping.join(" "));
+        mixed.assert_success(&context);
+        assert!(mixed.records.iter().all(|r| r.0 == "Shout2"), "{context}: {:?}", mixed.records);
+        assert_eq!(upper(&mixed.records), upper(&python.records), "{context}");
+    }
+}
+
+#[test]
+fn the_registry_says_what_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.py");
+    std::fs::write(&file, "from dispel4py.workflow_graph import WorkflowGraph\nfrom dispel4rs import RustPE\ngraph = WorkflowGraph()\ngraph.add(RustPE('Nope'))\n").unwrap();
+    let run = ours(&["simple"], &file, &[]);
+    assert_eq!(run.status, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no Rust PE kind 'Nope'") && run.stderr.contains("WordCounter"),
+        "{}",
+        run.stderr
+    );
+}
