@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what dispel4rs needs on Debian (12+) or Ubuntu, idempotently: the system
 # libraries of the ZMQ and MPI transports, libclang for the MPI bindings, Redis for the
-# Redis mappings' tests. Safe to run again: it installs only what is missing.
+# Redis mappings' tests, Python's shared library and venv for dispel4rs-python (and the
+# Python venv with dispel4py its tests compare with). Safe to run again: it installs only
+# what is missing.
 set -euo pipefail
 
-PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin)
+PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin python3-dev python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -30,3 +32,6 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 echo "setup: $(cargo --version)"
+
+# dispel4rs-python's tests and benchmark: stream-d4py, mpi4py, numpy in target/python-venv.
+"$(dirname "$0")/python_venv.sh"

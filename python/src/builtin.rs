@@ -2,6 +2,7 @@
 //!
 //! | kind | ports | behaviour |
 //! |---|---|---|
+//! | `Counter` | no input → `output` | a root writing its call counter 1, 2, 3, … (dispel4py's `TestProducer`) |
 //! | `Identity` | `input` → `output` | passes every unit on |
 //! | `WordCounter` | `input` (group_by field 0) → `output` | writes `[word, running count of word]` for every `[word, ...]` (dispel4py's `WordCounter` of `graph_testing`) |
 //! | `CountWords` | `input` (group_by field 0) → `output` | counts `[word, n]` units (n = 1 when absent) and writes `[word, total]` per word at end of stream |
@@ -12,6 +13,9 @@ use std::collections::HashMap;
 
 /// Registers the built-in kinds.
 pub fn register(r: &mut Registry) {
+    r.register("Counter", "root writing its call counter 1, 2, 3, ... to output", |_: &Value| {
+        Ok(dispel4rs::pe::counter("Counter"))
+    });
     r.register("Identity", "input -> output, every unit passed on", |_: &Value| {
         Ok(Iterative::new("Identity", Ok::<Value, PeError>))
     });

@@ -37,3 +37,26 @@ fn the_registry_says_what_it_has() {
         run.stderr
     );
 }
+
+#[test]
+fn a_binary_of_your_own_registers_your_rust_pes() {
+    // python/examples/own_rust_pes.rs, built by `cargo test` beside this test.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe.parent().unwrap().parent().unwrap().join("examples/own_rust_pes");
+    assert!(example.is_file(), "{} was not built (cargo test builds the examples)", example.display());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.py");
+    std::fs::write(
+        &file,
+        "from dispel4py.base import ProducerPE\nfrom dispel4py.workflow_graph import WorkflowGraph\nfrom dispel4rs import RustPE\n\
+         class Words(ProducerPE):\n    def _process(self, inputs):\n        for w in 'to be or not to be'.split():\n            self.write('output', (w, 1))\n\
+         counter = RustPE('MyCountWords')\ncounter.numprocesses = 2\ngraph = WorkflowGraph()\ngraph.connect(Words(), 'output', counter, 'input')\n",
+    )
+    .unwrap();
+    let mut cmd = command(&example);
+    cmd.args(["multi", "-n", "3"]).arg(&file).args(["-i", "2", "-q"]);
+    let run = run_collect(cmd, "own_rust_pes");
+    run.assert_success("own_rust_pes");
+    let got: Vec<&str> = run.records.iter().map(|r| r.2.as_str()).collect();
+    assert_eq!(got, [r#"["be",4]"#, r#"["not",2]"#, r#"["or",2]"#, r#"["to",4]"#]);
+}
