@@ -49,7 +49,7 @@ def main():
     p.add_argument("--dispel4rs", required=True)
     p.add_argument("--venv", required=True)
     p.add_argument("-n", type=int, default=100_000, help="pipeline_test iterations")
-    p.add_argument("--cpu-n", type=int, default=2_000, help="cpu_pipeline iterations")
+    p.add_argument("--cpu-n", type=int, default=6_000, help="cpu_pipeline iterations")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--out", default=os.path.join(ROOT, "target", "python_bench.json"))
     a = p.parse_args()
@@ -62,7 +62,7 @@ def main():
     pipe = os.path.join(GRAPHS, "pipeline_test.py")
     rust = os.path.join(BENCH, "pipeline_rust.py")
     cpu = os.path.join(BENCH, "cpu_pipeline.py")
-    n, cn = str(a.n), str(a.cpu_n)
+    n, n3, cn = str(a.n), str(3 * a.n), str(a.cpu_n)
     ours = [a.dispel4rs]
 
     pipeline = {
@@ -75,7 +75,10 @@ def main():
         "dispel4rs mpi -n 6": mpirun + ours + ["mpi", pipe, "-i", n, "-q"],
         "dispel4rs dyn_multi -n 2": ours + ["dyn_multi", "-n", "2", pipe, "-i", n, "-q"],
         "dispel4rs simple, Rust PEs": ours + ["simple", rust, "-i", n, "-q"],
-        "dispel4rs start-up (-i 1)": ours + ["simple", pipe, "-i", "1", "-q"],
+        # For the breakdown: the same at three times the size (the slope is the per-unit
+        # cost, the intercept the start-up).
+        "dispel4rs simple, -i 3N": ours + ["simple", pipe, "-i", n3, "-q"],
+        "dispel4rs simple, Rust PEs, -i 3N": ours + ["simple", rust, "-i", n3, "-q"],
     }
     gil = {
         "dispel4py simple": [d4py, "simple", cpu, "-i", cn],
@@ -87,7 +90,7 @@ def main():
     }
 
     times = {("pipeline", k): [] for k in pipeline} | {("gil", k): [] for k in gil}
-    floors = []
+    floors, floors3 = [], []
     for rep in range(a.reps):
         for table, cases in (("pipeline", pipeline), ("gil", gil)):
             keys = list(cases)
@@ -96,13 +99,14 @@ def main():
             for k in keys:
                 times[(table, k)].append(run(cases[k], env))
                 print(f"  rep {rep + 1}: {table}: {k}: {times[(table, k)][-1]:.2f} s", file=sys.stderr)
-        out = subprocess.run([python, "-c", FLOOR, n, GRAPHS], env=env, capture_output=True, text=True, check=True)
-        floors.append(float(out.stdout))
+        for size, into in ((n, floors), (n3, floors3)):
+            out = subprocess.run([python, "-c", FLOOR, size, GRAPHS], env=env, capture_output=True, text=True, check=True)
+            into.append(float(out.stdout))
 
     med = {k: statistics.median(v) for k, v in times.items()}
     units = {"pipeline": a.n, "gil": a.cpu_n}
     result = {"n": a.n, "cpu_n": a.cpu_n, "reps": a.reps, "median_s": {f"{t}: {k}": s for (t, k), s in med.items()},
-              "python_floor_s": statistics.median(floors)}
+              "python_floor_s": statistics.median(floors), "python_floor_3n_s": statistics.median(floors3)}
 
     def rate(t, k):
         return units[t] / med[(t, k)]
@@ -122,20 +126,29 @@ def main():
         r = rate("pipeline", ours_k) / rate("pipeline", theirs_k)
         result["ratios"][label] = r
         print(f"| {label}: {ours_k} vs {theirs_k} | {r:.2f}x |")
-    startup = med[("pipeline", "dispel4rs start-up (-i 1)")]
+    # Per-unit costs from two sizes (N and 3N): the slope is what one unit costs, the
+    # intercept the start-up; a unit goes through 6 PEs.
+    def slope(small, large):
+        return (large - small) / (2 * a.n)
+
+    ours_unit = slope(med[("pipeline", "dispel4rs simple")], med[("pipeline", "dispel4rs simple, -i 3N")])
+    rust_unit = slope(med[("pipeline", "dispel4rs simple, Rust PEs")], med[("pipeline", "dispel4rs simple, Rust PEs, -i 3N")])
+    floor_unit = slope(statistics.median(floors), statistics.median(floors3))
+    boundary_unit = ours_unit - floor_unit - rust_unit
     total = med[("pipeline", "dispel4rs simple")]
-    floor = result["python_floor_s"]
-    rust_only = med[("pipeline", "dispel4rs simple, Rust PEs")]
-    boundary = total - startup - floor - max(0.0, rust_only - startup)
-    print(f"\n### Where dispel4rs simple's {total:.2f} s go\n")
-    print("| part | s | share |\n|---|---|---|")
-    for label, s in [("start-up: interpreter, shim, graph module, plan", startup),
-                     ("the PEs' own Python code (the same calls in a bare loop)", floor),
-                     ("the Rust runtime (the same graph with Rust PEs, start-up removed)", max(0.0, rust_only - startup)),
-                     ("the boundary: GIL, building inputs dicts, converting units, calls", boundary)]:
-        print(f"| {label} | {s:.2f} | {100 * s / total:.0f} % |")
-    result["breakdown_s"] = {"startup": startup, "python_floor": floor, "runtime": max(0.0, rust_only - startup),
-                             "boundary": boundary}
+    startup = total - a.n * ours_unit
+    print(f"\n### Where dispel4rs simple's {total:.2f} s go (per-unit costs from -i {a.n} and -i {3 * a.n})\n")
+    print("| part | per unit (6 PE calls) | at -i N (s) | share |\n|---|---|---|---|")
+    parts = [("start-up: interpreter, shim, graph module, plan, exit", None, startup),
+             ("the PEs' own Python code (the same calls in a bare Python loop)", floor_unit, a.n * floor_unit),
+             ("the Rust runtime (the same graph with Rust PEs)", rust_unit, a.n * rust_unit),
+             ("the boundary: GIL, inputs dicts, converting units, calls into Python", boundary_unit, a.n * boundary_unit)]
+    for label, unit, s_ in parts:
+        per = "" if unit is None else f"{unit * 1e6:.2f} µs"
+        print(f"| {label} | {per} | {s_:.2f} | {100 * s_ / total:.0f} % |")
+    result["breakdown_per_unit_us"] = {"python": floor_unit * 1e6, "runtime": rust_unit * 1e6,
+                                       "boundary": boundary_unit * 1e6, "dispel4rs_simple": ours_unit * 1e6}
+    result["startup_s"] = startup
 
     print(f"\n## The GIL: cpu_pipeline, -i {a.cpu_n} (a CPU-bound Python PE, 4 instances), medians of {a.reps}\n")
     print("| configuration | time (s) | units/s | vs dispel4rs simple |")

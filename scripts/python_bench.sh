@@ -2,7 +2,7 @@
 # The Python benchmark (outside the test suite): dispel4py's pipeline_test under dispel4py
 # (stream-d4py) simple/multi/mpi beside dispel4rs with the same Python PEs, where dispel4rs's
 # time goes, and the GIL measured. Builds the release binary (with MPI), makes the venv.
-#   scripts/python_bench.sh [-n 100000] [--cpu-n 2000] [--reps 3]
+#   scripts/python_bench.sh [-n 100000] [--cpu-n 6000] [--reps 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"

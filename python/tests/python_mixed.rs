@@ -40,10 +40,24 @@ fn the_registry_says_what_it_has() {
 
 #[test]
 fn a_binary_of_your_own_registers_your_rust_pes() {
-    // python/examples/own_rust_pes.rs, built by `cargo test` beside this test.
+    // python/examples/own_rust_pes.rs, built (or found up to date) for this test's profile
+    // and features.
     let exe = std::env::current_exe().unwrap();
     let example = exe.parent().unwrap().parent().unwrap().join("examples/own_rust_pes");
-    assert!(example.is_file(), "{} was not built (cargo test builds the examples)", example.display());
+    let mut features = Vec::new();
+    for (on, name) in [(cfg!(feature = "zmq"), "zmq"), (cfg!(feature = "redis"), "redis"), (cfg!(feature = "mpi"), "mpi")] {
+        if on {
+            features.push(name);
+        }
+    }
+    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args(["build", "-q", "-p", "dispel4rs-python", "--example", "own_rust_pes", "--no-default-features"]);
+    build.args(["--features", &features.join(",")]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let built = build.status().expect("running cargo build --example own_rust_pes");
+    assert!(built.success() && example.is_file(), "cannot build {}", example.display());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("g.py");
     std::fs::write(
