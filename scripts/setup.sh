@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what dispel4rs needs on Debian (12+) or Ubuntu, idempotently: the system
 # libraries of the ZMQ and MPI transports, libclang for the MPI bindings, Redis for the
-# Redis mappings' tests, and a Python venv (.venv-prov) with the W3C PROV library `prov`
-# from PyPI that the provenance tests read documents with. Safe to run again: it installs
-# only what is missing.
+# Redis mappings' tests, a Python venv (.venv-prov) with the W3C PROV library `prov`
+# from PyPI that the provenance tests read documents with, and Python's shared library
+# and venv for dispel4rs-python (with dispel4py, which its tests compare with). Safe to
+# run again: it installs only what is missing.
 set -euo pipefail
 
-PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin python3-venv)
+PACKAGES=(pkg-config libclang-dev libzmq3-dev redis-server libopenmpi-dev openmpi-bin python3-dev python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -42,3 +43,6 @@ else
   python3 -m venv "$PROV_VENV"
   "$PROV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "prov>=2.0,<4"
 fi
+
+# dispel4rs-python's tests and benchmark: stream-d4py, mpi4py, numpy in target/python-venv.
+"$(dirname "$0")/python_venv.sh"
