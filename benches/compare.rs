@@ -8,6 +8,7 @@
 //! cargo bench --bench compare -- --only multi      # multi -n2/-n4 vs timely -w2, tail, restarts
 //! cargo bench --bench compare -- --only cluster    # zmq_multi, mpi, raw transports
 //! cargo bench --bench compare -- --only dynamic    # dyn_multi vs multi, bursty fixed vs autoscaled
+//! cargo bench --bench compare -- --only provenance # multi -n2 with and without --provenance
 //! cargo bench --bench compare -- --help
 //! ```
 //! (`scripts/compare.sh` wraps this with a release build and the machine's description.)
@@ -60,6 +61,11 @@
 //!   mappings refuse it), and the `bursty` section (`compare/bursty.rs`): the dense–sparse–dense
 //!   input under `dyn_multi -n 16` and `dyn_auto_multi -n 16`, elapsed time, worker-seconds
 //!   and tails, with the ratios auto / fixed per repetition.
+//! * `provenance`: `multi -n 2` with `--provenance FILE` (every unit recorded, the document
+//!   written to a temporary file and removed after each run) beside `multi -n 2` without it,
+//!   on `pipeline` with N = 1,000,000 and on `wordcount` (5 MiB): the ratio column is the
+//!   rate with provenance over the rate without, paired per repetition; after the table, the
+//!   document's bytes per unit of the workload (`provenance` in the JSON).
 //! * `raw` (part of `cluster`): the raw batched transports, measured in the same
 //!   repetitions as the `cluster` pipeline rows: `target/release/examples/raw_throughput`
 //!   (crate `dispel4rs-transports`) as a child, `zmq` (2 processes, TCP loopback) and `mpi`
@@ -139,6 +145,7 @@ mod redis_section;
 
 mod common;
 
+use dispel4rs::provenance::ProvenanceOptions;
 use dispel4rs::{GraphError, Mapping, Output, Pe, PeError, PeSpec, Producer, Runner, Value, WorkflowGraph};
 use serde_json::json;
 use std::cell::{Cell, RefCell};
@@ -568,7 +575,23 @@ enum Engine {
     Process { mapping: Mapping, processes: usize, frame_mac: bool },
     /// The raw batched transport (`raw_throughput` as a child), `frames` × 1000 items.
     Raw { transport: Transport, frames: u64 },
+    /// As `Ours`, recording provenance of every unit (`--provenance FILE`).
+    Recorded { mapping: Mapping, processes: usize },
 }
+
+/// Items of `pipeline` in the `provenance` section.
+const PROVENANCE_PIPELINE_N: i64 = 1_000_000;
+
+/// The `provenance` section's rows: the same mapping without and with provenance.
+fn provenance_engines() -> Vec<Engine> {
+    vec![
+        Engine::Ours { mapping: Mapping::Multi, processes: 2 },
+        Engine::Recorded { mapping: Mapping::Multi, processes: 2 },
+    ]
+}
+
+/// Sizes of the provenance documents written, per workload label.
+static PROVENANCE_BYTES: std::sync::Mutex<Vec<(String, u64, u64)>> = std::sync::Mutex::new(Vec::new());
 
 /// The in-process rows, in the order they run within a repetition.
 fn inprocess_engines() -> Vec<Engine> {
@@ -622,12 +645,16 @@ impl Engine {
             }
             Engine::Timely { workers } => format!("timely -w{workers}"),
             Engine::Raw { transport, .. } => format!("raw {} batched", transport.name()),
+            Engine::Recorded { mapping, processes } => {
+                format!("dispel4rs {} -n{processes} +prov", mapping.name())
+            }
         }
     }
 
     /// The `--only` group it belongs to.
     fn group(self) -> &'static str {
         match self {
+            Engine::Recorded { .. } => "provenance",
             Engine::Ours { mapping: Mapping::Simple, .. } | Engine::Timely { workers: 1 } => "simple",
             Engine::Ours { mapping, .. } if mapping.is_pooled() => "dynamic",
             Engine::Ours { .. } | Engine::Timely { .. } => "multi",
@@ -643,6 +670,10 @@ impl Engine {
     /// rows on `pipeline`, the raw transport they use (transport efficiency).
     fn reference(self, engines: &[Engine]) -> Option<usize> {
         match self {
+            // Provenance on against the same run with it off.
+            Engine::Recorded { mapping, processes } => {
+                engines.iter().position(|e| *e == Engine::Ours { mapping, processes })
+            }
             // A dynamic mapping against the fixed one it replaces.
             Engine::Ours { mapping, processes } if mapping.is_pooled() => {
                 engines.iter().position(|e| *e == Engine::Ours { mapping: Mapping::Multi, processes })
@@ -670,7 +701,9 @@ impl Engine {
 
     fn workers(self) -> usize {
         match self {
-            Engine::Ours { processes, .. } | Engine::Process { processes, .. } => processes,
+            Engine::Ours { processes, .. }
+            | Engine::Process { processes, .. }
+            | Engine::Recorded { processes, .. } => processes,
             Engine::Timely { workers } => workers,
             Engine::Raw { .. } => 2,
         }
@@ -685,7 +718,7 @@ impl Engine {
     }
 
     fn is_ours(self) -> bool {
-        matches!(self, Engine::Ours { .. } | Engine::Process { .. })
+        matches!(self, Engine::Ours { .. } | Engine::Process { .. } | Engine::Recorded { .. })
     }
 
     /// Runs `w` once: the answer, and the time of the run (see the module documentation for
@@ -708,6 +741,32 @@ impl Engine {
                         .map_err(|e| e.to_string())
                 });
                 let result = result?;
+                let answer = w.answer_from(result.outputs.iter().map(|(pe, _, u)| (pe, u.clone())))?;
+                Ok((answer, t.with_report(result.report.elapsed, result.report.tail, None)))
+            }
+            (Engine::Recorded { mapping, processes }, _) => {
+                let data = w.data()?;
+                let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+                let doc = dir.path().join("prov.json");
+                let (result, t) = Measure::time(|| {
+                    let g = match w {
+                        Workload::Pipeline { .. } => pipeline::graph(),
+                        Workload::WordCount { .. } => wordcount::graph(),
+                    }
+                    .map_err(|e| e.to_string())?;
+                    Runner::new(&g)
+                        .mapping(mapping)
+                        .processes(processes)
+                        .configure(|o| o.provenance = Some(ProvenanceOptions::new(&doc)))
+                        .data(data)
+                        .run()
+                        .map_err(|e| e.to_string())
+                });
+                let result = result?;
+                let bytes =
+                    std::fs::metadata(&doc).map_err(|e| format!("no provenance document: {e}"))?.len();
+                let records = result.provenance.as_ref().map_or(0, |c| c.per_kind.iter().sum());
+                PROVENANCE_BYTES.lock().unwrap_or_else(|e| e.into_inner()).push((w.label(), bytes, records));
                 let answer = w.answer_from(result.outputs.iter().map(|(pe, _, u)| (pe, u.clone())))?;
                 Ok((answer, t.with_report(result.report.elapsed, result.report.tail, None)))
             }
@@ -1188,7 +1247,7 @@ fn unavailable(e: Engine, w: &Workload, ctx: &Ctx) -> Option<String> {
                 // A two-frame run: says whether raw_throughput was built with MPI.
                 run_raw(Transport::Mpi, 2, ctx).map(drop)
             }
-            Engine::Ours { .. } | Engine::Timely { .. } => Ok(()),
+            Engine::Ours { .. } | Engine::Timely { .. } | Engine::Recorded { .. } => Ok(()),
         }
     };
     check().err()
@@ -1626,6 +1685,48 @@ fn mac_cost(rows: &[Row]) -> Option<(f64, f64)> {
     Some((wall, report))
 }
 
+/// Per workload of the `provenance` section: the paired slowdown (rate off / rate on) and the
+/// document's size per unit.
+fn provenance_cost(rows: &[Row]) -> Vec<serde_json::Value> {
+    let sizes = PROVENANCE_BYTES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    rows.iter()
+        .filter(|r| matches!(r.engine, Engine::Recorded { .. }) && !r.ratios.is_empty())
+        .map(|r| {
+            let docs: Vec<&(String, u64, u64)> = sizes.iter().filter(|(l, _, _)| *l == r.label).collect();
+            let bytes = docs.last().map_or(0, |d| d.1);
+            let records = docs.last().map_or(0, |d| d.2);
+            serde_json::json!({
+                "workload": r.label,
+                "engine": r.engine.name(),
+                "units": r.units,
+                "slowdown_median": 1.0 / median(r.ratios.clone()),
+                "slowdown_per_rep": r.ratios.iter().map(|x| 1.0 / x).collect::<Vec<f64>>(),
+                "document_bytes": bytes,
+                "document_records": records,
+                "bytes_per_unit": bytes as f64 / r.units.max(1) as f64,
+            })
+        })
+        .collect()
+}
+
+fn print_provenance_cost(rows: &[Row]) {
+    for p in provenance_cost(rows) {
+        println!(
+            "provenance ({}, {}): slowdown {:.2}x (median of per-repetition pairs; {}), document {:.1} MB = {:.0} bytes per unit, {} records",
+            p["workload"].as_str().unwrap_or_default(),
+            p["engine"].as_str().unwrap_or_default(),
+            p["slowdown_median"].as_f64().unwrap_or(0.0),
+            p["slowdown_per_rep"]
+                .as_array()
+                .map(|v| v.iter().filter_map(|x| x.as_f64()).map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
+            p["document_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            p["bytes_per_unit"].as_f64().unwrap_or(0.0),
+            p["document_records"],
+        );
+    }
+}
+
 fn print_mac_cost(rows: &[Row]) {
     if let Some((wall, report)) = mac_cost(rows) {
         println!(
@@ -1770,6 +1871,10 @@ fn run(args: &Args) -> Result<bool, String> {
     if args.wants_workload("pipeline") {
         sections.push((Workload::Pipeline { n: sizes.n }, inprocess.clone()));
         sections.push((pipeline_cluster.clone(), wanted_cluster(&pipeline_cluster)));
+        if args.wants_group("provenance") {
+            let n = if args.smoke { sizes.n } else { PROVENANCE_PIPELINE_N };
+            sections.push((Workload::Pipeline { n }, provenance_engines()));
+        }
     }
     if args.wants_workload("wordcount") {
         let text = common::generate_text(sizes.text_bytes, common::TEXT_SEED);
@@ -1781,6 +1886,9 @@ fn run(args: &Args) -> Result<bool, String> {
         // wordcount is stateful (group_by): the dynamic mappings refuse it.
         let fixed = inprocess.iter().copied().filter(|e| e.group() != "dynamic").collect();
         sections.push((w.clone(), fixed));
+        if args.wants_group("provenance") {
+            sections.push((w.clone(), provenance_engines()));
+        }
         sections.push((w, cluster));
     }
     sections.retain(|(_, engines)| !engines.is_empty());
@@ -1954,6 +2062,7 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         print_mac_cost(&rows);
     }
+    print_provenance_cost(&rows);
 
     if !supervision.is_empty() {
         println!(
@@ -2219,6 +2328,7 @@ fn run(args: &Args) -> Result<bool, String> {
                  VmHWM after one run; zmq_multi/mpi rows: the run report's peak_rss_bytes (largest)",
             "rows": rows_json,
             "frame_mac_rate_ratio": mac_cost(&rows).map(|(wall, report)| json!({ "wall": wall, "report": report })),
+            "provenance": provenance_cost(&rows),
             "supervision": supervision_json,
             "bursty": bursty.as_ref().map(bursty_section::BurstyResult::to_json),
             "bursty_redis": bursty_redis.as_ref().map(bursty_section::BurstyResult::to_json),

@@ -77,6 +77,7 @@ fn defaults() -> RunOptions {
     after_help = "Roots run -i times (default 1) unless -d/-f give their input: a JSON object keyed by root PE \
                   name, whose value is a number of calls or a list of objects (one call per object). \
                   -f wins over -d, which wins over -i.\n\
+                  `<workflow> --trace FILE [ID]` prints the provenance chain of output ID (without ID: lists the outputs).\n\
                   Exit status: 0 success, 1 run failed (dead letters, given-up instance, failed postprocess, \
                   aborted), 2 bad input, 3 mapping not available in this build."
 )]
@@ -198,6 +199,22 @@ pub struct Args {
     /// No progress line, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Record provenance (which unit came from which, through which PE instance, when) and
+    /// write it to FILE as W3C PROV-JSON. `<workflow> --trace FILE [ID]` prints the chain of
+    /// one output back to its root input.
+    #[arg(long, value_name = "FILE", help_heading = "Provenance")]
+    pub provenance: Option<PathBuf>,
+
+    /// Record only these PEs (comma-separated names); the others pass ids on [default: all].
+    #[arg(
+        long,
+        value_name = "PE,PE",
+        value_delimiter = ',',
+        requires = "provenance",
+        help_heading = "Provenance"
+    )]
+    pub provenance_pes: Vec<String>,
 
     /// zmq_multi: where the coordinator listens for workers [default: tcp://127.0.0.1:0].
     #[arg(long, value_name = "ADDRESS", help_heading = "zmq_multi")]
@@ -345,6 +362,10 @@ impl Args {
         o.cluster.authenticate_frames = !self.insecure_no_frame_mac;
         o.observe.sample_interval = Duration::from_millis(self.sample_ms);
         o.observe.enabled = self.observed();
+        o.provenance = self
+            .provenance
+            .as_ref()
+            .map(|f| crate::provenance::ProvenanceOptions::new(f).only(self.provenance_pes.iter().cloned()));
         o
     }
 
@@ -373,6 +394,7 @@ impl Args {
             ("-o", self.output.as_deref()),
             ("--dead-letters", self.dead_letters.as_deref()),
             ("--report", self.report.as_deref()),
+            ("--provenance", self.provenance.as_deref()),
         ])
     }
 
@@ -420,6 +442,10 @@ pub fn main<E: Display>(graph: Result<WorkflowGraph, E>) -> ! {
 
 /// Runs the command line `args` (program name first) on `graph`; returns the exit status.
 pub fn execute(graph: &WorkflowGraph, args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(code) = crate::provenance::trace::run_cli(&args) {
+        return code;
+    }
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
@@ -647,6 +673,8 @@ fn exit_status(e: &RunError) -> i32 {
         RunError::Io { .. } => EXIT_BAD_INPUT,
         RunError::Unavailable { .. } => EXIT_UNAVAILABLE,
         RunError::Aborted(_) => EXIT_FAILED,
+        RunError::Provenance(e) if e.is_bad_input() => EXIT_BAD_INPUT,
+        RunError::Provenance(_) => EXIT_FAILED,
     }
 }
 
@@ -714,6 +742,17 @@ fn finish(
             None => println!("{}", result.outputs.summary()),
         }
         eprint!("{}", result.report.to_table());
+        if let (Some(counts), Some(path)) = (&result.provenance, &args.provenance) {
+            use crate::provenance::part::Kind;
+            eprintln!(
+                "Wrote provenance to {}: {} entities, {} activities, {} agents ({} bytes)",
+                path.display(),
+                counts.of(Kind::Entity),
+                counts.of(Kind::Activity),
+                counts.of(Kind::Agent),
+                counts.bytes
+            );
+        }
     }
     if !write_reports(graph, args, options, result, observation) {
         return EXIT_FAILED;

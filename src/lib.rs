@@ -33,6 +33,7 @@
 //! | [`mapping`] | one file per mapping; [`Mapping`] names them all |
 //! | [`runner`] | [`Runner`]: run a graph from Rust |
 //! | [`cli`] | the command line every workflow binary shares |
+//! | [`provenance`] | W3C PROV-JSON of which unit came from which, through which instance, when (`--provenance`, `--trace`) |
 //! | [`validate`] | the range of every option, and [`RunOptions::validate`] |
 //! | [`rng`] | a seeded RNG for reproducible data |
 //!
@@ -48,6 +49,7 @@ pub mod hash;
 pub mod mapping;
 pub mod pe;
 pub mod plan;
+pub mod provenance;
 pub mod render;
 pub mod rng;
 pub mod runner;

@@ -33,6 +33,8 @@ pub struct RunResult {
     pub report: RunReport,
     /// Which part this process played.
     pub role: Role,
+    /// The provenance document written (`--provenance`): its record counts.
+    pub provenance: Option<crate::provenance::prov_json::DocumentCounts>,
 }
 
 /// The part a process plays in a run.
@@ -184,7 +186,7 @@ impl<'g> Runner<'g> {
     /// Under `mpi` every rank calls this; `-n` (if not 0) must match the number of ranks,
     /// and a failure on any rank prints why and aborts the whole MPI job (one rank cannot
     /// finalise MPI alone).
-    pub fn run(self) -> Result<RunResult, RunError> {
+    pub fn run(mut self) -> Result<RunResult, RunError> {
         if let Err(reason) = self.mapping.availability() {
             return Err(RunError::Unavailable { mapping: self.mapping, reason });
         }
@@ -195,18 +197,22 @@ impl<'g> Runner<'g> {
         }
         self.options.validate()?;
         let prepared = self.prepare(false)?;
+        let started_us = crate::provenance::time::Clock::new().now_micros();
+        if let Some(p) = &mut self.options.provenance {
+            p.prepare(&prepared.plan, false)?;
+        }
         let observatory = self.options.observe.observatory().cloned();
         if let Some(o) = &observatory {
             o.start(None);
         }
-        let result = self.run_prepared(prepared);
+        let result = self.run_prepared(prepared, started_us);
         if let Some(o) = &observatory {
             o.stop();
         }
         result
     }
 
-    fn run_prepared(&self, prepared: Prepared) -> Result<RunResult, RunError> {
+    fn run_prepared(&self, prepared: Prepared, started_us: i64) -> Result<RunResult, RunError> {
         let Prepared { plan, inputs, collector, dead, files } = prepared;
         warn_placement(&plan);
         let result = match self.mapping {
@@ -238,7 +244,26 @@ impl<'g> Runner<'g> {
             )?,
             other => return Err(RunError::Unavailable { mapping: other, reason: "not built yet" }),
         };
-        finish(result, &dead, files)
+        let provenance = self.write_provenance(&plan, started_us)?;
+        finish(result, &dead, files).map(|r| RunResult { provenance, ..r })
+    }
+
+    /// The coordinator's end of a run with `--provenance`: the merged document.
+    fn write_provenance(
+        &self,
+        plan: &Plan,
+        started_us: i64,
+    ) -> Result<Option<crate::provenance::prov_json::DocumentCounts>, RunError> {
+        let Some(p) = &self.options.provenance else { return Ok(None) };
+        let counts = crate::provenance::write_run_document(
+            &self.options,
+            p,
+            plan,
+            self.mapping,
+            &self.inputs,
+            started_us,
+        )?;
+        Ok(Some(counts))
     }
 
     #[cfg(feature = "mpi")]
@@ -277,11 +302,25 @@ impl<'g> Runner<'g> {
             }
             _ => self.prepare(rank != 0),
         };
+        let started_us = crate::provenance::time::Clock::new().now_micros();
+        let prepared = prepared.and_then(|p| {
+            if let Some(prov) = &mut self.options.provenance {
+                // Every rank names the same parts directory; rank 0 clears what an earlier
+                // run may have left there.
+                prov.prepare(&p.plan, true)?;
+                if rank == 0 {
+                    let _ = std::fs::remove_dir_all(&prov.parts_dir);
+                }
+            }
+            Ok(p)
+        });
         let Prepared { plan, inputs, collector, dead, files } = match prepared {
             Ok(p) => p,
             // The same command line on every rank gives the same plan or input error
             // everywhere: every rank finalises MPI and reports it.
-            Err(e @ (RunError::Plan(_) | RunError::Input(_) | RunError::Options(_))) => {
+            Err(
+                e @ (RunError::Plan(_) | RunError::Input(_) | RunError::Options(_) | RunError::Provenance(_)),
+            ) => {
                 drop(world);
                 return Err(e);
             }
@@ -296,10 +335,18 @@ impl<'g> Runner<'g> {
             warn_placement(&plan);
         }
         match crate::mapping::mpi::run(world, &plan, &inputs, &self.options, Some(collector), dead.clone())? {
-            Some(result) => finish(result, &dead, files),
+            Some(result) => {
+                let provenance = self.write_provenance(&plan, started_us)?;
+                finish(result, &dead, files).map(|r| RunResult { provenance, ..r })
+            }
             None => {
                 let report = RunReport { mapping: Mapping::Mpi.name().into(), ..RunReport::default() };
-                Ok(RunResult { outputs: CollectedOutputs::default(), report, role: Role::Worker { rank } })
+                Ok(RunResult {
+                    outputs: CollectedOutputs::default(),
+                    report,
+                    role: Role::Worker { rank },
+                    provenance: None,
+                })
             }
         }
     }
@@ -321,7 +368,8 @@ impl<'g> Runner<'g> {
                 RunError::io(format!("cannot create output file {}", staged.target().display()), e)
             })?,
             None => Collector::memory(),
-        };
+        }
+        .traced(self.options.provenance.is_some());
         let dead = Arc::new(
             DeadLetters::new(self.options.dead_letters_kept, dead_file.as_ref().map(StagedFile::path))
                 .map_err(|e| {
@@ -387,5 +435,5 @@ fn finish(
     }
     report.dead_letters_total = dead.total();
     report.dead_letters = dead.kept();
-    Ok(RunResult { outputs, report, role: Role::Coordinator })
+    Ok(RunResult { outputs, report, role: Role::Coordinator, provenance: None })
 }

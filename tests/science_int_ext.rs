@@ -216,6 +216,9 @@ fn extinctions_match_the_formula_and_failing_galaxies_are_dead_lettered() {
     run_and_check(&["dyn_auto_multi", "-n", "16", "--scale-interval-ms", "20"], dir.path(), &path, &lines);
     // The same through Redis (a private redis-server for the run), in worker processes.
     run_and_check(&["dyn_redis", "-n", "4"], dir.path(), &path, &lines);
+    run_and_check(&["hybrid_redis", "-n", "4"], dir.path(), &path, &lines);
+    // Worker processes: their dead letters reach the coordinator's --dead-letters file.
+    run_and_check(&["zmq_multi", "-n", "4"], dir.path(), &path, &lines);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! under every mapping in [`MAPPINGS`] the lag picked for every pair must equal the
 //! difference of the planted delays within one sample of the correlated traces (0.2 s at
 //! the default 5 Hz), and every mapping must give the same multiset of outputs as `simple`.
-//! A mapping that is not built (exit status 3) is skipped with a note on stderr. The dynamic
-//! mappings refuse the graph (its `pairs` PE must see every trace: `all_to_one`): checked in
+//! A mapping that is not built (exit status 3) is skipped with a note on stderr. The pooled
+//! dynamic mappings refuse the graph (its `pairs` PE must see every trace: `all_to_one`): checked in
 //! [`the_dynamic_mappings_refuse_xcorr_naming_pairs`].
 //!
 //! Also here: the FFT, filter and peak helpers of `examples/common/dsp.rs` against direct
@@ -20,9 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Every mapping the known-answer test runs, with `-n` [`PROCESSES`] (under `mpirun` for
-/// `mpi`). Append `dyn_multi`, `dyn_redis`, `hybrid_redis` as they land (the Redis ones will
-/// need a server and `--redis` in [`launch`]).
-const MAPPINGS: &[&str] = &["simple", "multi", "zmq_multi", "mpi"];
+/// `mpi`; `hybrid_redis` with a private `redis-server`, its `pairs` PE pinned and the
+/// pre-processing and cross-correlation on the shared queue). The pooled mappings refuse the
+/// graph ([`the_dynamic_mappings_refuse_xcorr_naming_pairs`]).
+const MAPPINGS: &[&str] = &["simple", "multi", "zmq_multi", "mpi", "hybrid_redis"];
 const PROCESSES: usize = 4;
 const STATIONS: usize = 20;
 const SECONDS: u32 = 600;

@@ -195,6 +195,10 @@ pub enum RunError {
     /// An option is out of range, clashes with another, or the run secret is unusable.
     #[error(transparent)]
     Options(#[from] crate::validate::OptionError),
+    /// Provenance could not be recorded (`--provenance-pes` names an unknown PE, the
+    /// document could not be written).
+    #[error(transparent)]
+    Provenance(#[from] crate::provenance::ProvenanceError),
 }
 
 impl RunError {

@@ -129,7 +129,7 @@ pub(crate) fn run(
     for (g, planned) in plan.instances().iter().enumerate() {
         let pe = &plan.pes()[planned.pe];
         let (inst, flow) = Instance::new(pe, planned.index, g, options, dead.clone());
-        let outlet = Outlet::new(plan, planned.pe, planned.index, dead.clone());
+        let outlet = Outlet::new(plan, planned.pe, planned.index, dead.clone()).traced(options);
         exec.slots.push(Some(Box::new(Slot { inst, outlet })));
         flows.push(flow);
     }

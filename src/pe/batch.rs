@@ -11,6 +11,7 @@
 //! own heap data are cloned before the call.
 
 use super::{Output, PeError};
+use crate::provenance::id::{self, UnitId};
 use crate::value::Value;
 use dispel4rs_actors::supervision::{catch_panic_nested, Panicked};
 
@@ -57,13 +58,51 @@ pub struct Batch<'a> {
     /// A clone of the unit being processed, when it owns heap data (scalars stay in their
     /// slot, see `recover`). `None` between units.
     kept: Option<Value>,
+    /// Provenance is on: every unit is an envelope carrying its id, unwrapped here.
+    traced: bool,
+    /// The id of the unit being processed (provenance on).
+    current: Option<UnitId>,
 }
 
 impl<'a> Batch<'a> {
     /// A batch over `units`; `keep_copies` keeps each unit while it is processed (for
     /// retries and dead letters).
     pub fn new(units: &'a mut Vec<Value>, keep_copies: bool) -> Self {
-        Batch { units, next: 0, keep_copies, succeeded: 0, failure: None, kept: None }
+        Batch {
+            units,
+            next: 0,
+            keep_copies,
+            succeeded: 0,
+            failure: None,
+            kept: None,
+            traced: false,
+            current: None,
+        }
+    }
+
+    /// Provenance is on: the units are envelopes (see [`crate::provenance::id`]); the PE is
+    /// handed their data, and each invocation is recorded.
+    pub(crate) fn traced(mut self, on: bool) -> Self {
+        self.traced = on;
+        self
+    }
+
+    /// The next unit of a traced batch: the envelope is taken apart, its id kept.
+    #[cold]
+    #[inline(never)]
+    fn next_traced(&mut self) -> Option<Value> {
+        let i = self.next;
+        self.next = i + 1;
+        // SAFETY: `i < len` (checked by the caller); advancing `next` first records that slot
+        // `i` has been moved out: under provenance `recover` never reads a slot (it re-wraps
+        // the kept copy) and `Drop` never drops `units[..next]`.
+        let envelope = unsafe { std::ptr::read(&self.units[i]) };
+        let (id, data) = id::unwrap(envelope);
+        self.current = id;
+        if self.keep_copies {
+            self.kept = Some(data.clone());
+        }
+        Some(data)
     }
 
     /// The next unit, or `None` at the end of the batch or after a failure.
@@ -73,6 +112,9 @@ impl<'a> Batch<'a> {
         let i = self.next;
         if self.failure.is_some() || i >= self.units.len() {
             return None;
+        }
+        if self.traced {
+            return self.next_traced();
         }
         let slot: &Value = &self.units[i];
         if self.keep_copies && owns_heap(slot) {
@@ -87,6 +129,10 @@ impl<'a> Batch<'a> {
 
     /// The unit that was handed out last by `next`, as kept.
     fn recover(&mut self) -> Option<Value> {
+        if self.traced {
+            // Back into its envelope, so that the retry and the dead letter keep its id.
+            return self.kept.take().map(|data| id::wrap(self.current, data));
+        }
         if let Some(v) = self.kept.take() {
             return Some(v);
         }
@@ -120,11 +166,17 @@ impl<'a> Batch<'a> {
         out: &mut Output<'_>,
         f: impl FnOnce(Value, &mut Output<'_>) -> Result<(), PeError>,
     ) {
+        if self.traced {
+            out.trace_begin(self.current);
+        }
         out.mark();
         let cause = match catch_panic_nested(|| f(unit, out)) {
             Ok(Ok(())) if !out.aborted() => {
                 out.commit();
                 if !out.aborted() {
+                    if self.traced {
+                        out.trace_end();
+                    }
                     self.succeeded += 1;
                     if self.kept.is_some() {
                         self.kept = None;
@@ -167,8 +219,12 @@ impl<'a> Batch<'a> {
     ) {
         while self.failure.is_none() && self.next < self.units.len() {
             let i = self.next;
+            let mut unit = &self.units[i];
+            if self.traced {
+                out.trace_begin(id::id_of(unit));
+                unit = id::payload(unit);
+            }
             out.mark();
-            let unit = &self.units[i];
             let cause = match catch_panic_nested(|| f(unit, out)) {
                 Ok(Ok(()))
                     if !out.aborted() && {
@@ -176,6 +232,9 @@ impl<'a> Batch<'a> {
                         !out.aborted()
                     } =>
                 {
+                    if self.traced {
+                        out.trace_end();
+                    }
                     self.next = i + 1;
                     self.succeeded += 1;
                     // SAFETY: slot `i` still owns its unit; advancing `next` above marks it as

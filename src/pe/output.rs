@@ -17,6 +17,8 @@
 
 use super::{InstanceInfo, PeError};
 use crate::abort::Abort;
+use crate::provenance::id::UnitId;
+use crate::provenance::record::Tracer;
 use crate::sink::Sink;
 use crate::value::{measure, Value, MAX_DEPTH};
 use std::sync::Arc;
@@ -56,6 +58,8 @@ pub struct OutputBuffers {
     held_units: usize,
     /// Empty buffers with capacity, for reuse.
     spare: Vec<Vec<Value>>,
+    /// The provenance recorder, when provenance is on (it wraps every unit written).
+    tracer: Option<Box<Tracer>>,
 }
 
 impl OutputBuffers {
@@ -81,7 +85,19 @@ impl OutputBuffers {
             held: Vec::new(),
             held_units: 0,
             spare: Vec::new(),
+            tracer: None,
         }
+    }
+
+    /// Records provenance with `tracer`: every unit written from now on is wrapped with its
+    /// id.
+    pub(crate) fn set_tracer(&mut self, tracer: Box<Tracer>) {
+        self.tracer = Some(tracer);
+    }
+
+    /// The provenance recorder, if provenance is on.
+    pub(crate) fn tracer_mut(&mut self) -> Option<&mut Tracer> {
+        self.tracer.as_deref_mut()
     }
 
     /// A batch is also full once its units take `bytes` bytes on the wire.
@@ -218,6 +234,9 @@ impl OutputBuffers {
     /// and buffered units); returns false if some of it had already left.
     pub fn rollback(&mut self) -> bool {
         self.in_attempt = false;
+        if let Some(t) = self.tracer.as_deref_mut() {
+            t.rollback(!self.released);
+        }
         for ((buf, bytes), (len, marked)) in self.buffers.iter_mut().zip(&mut self.bytes).zip(&self.marks) {
             buf.truncate(*len);
             *bytes = *marked;
@@ -325,6 +344,22 @@ impl Output<'_> {
         self.buffers.mark();
     }
 
+    /// Provenance: an invocation on the unit with id `input` begins.
+    #[inline]
+    pub(crate) fn trace_begin(&mut self, input: Option<UnitId>) {
+        if let Some(t) = self.buffers.tracer.as_deref_mut() {
+            t.begin(input);
+        }
+    }
+
+    /// Provenance: the invocation succeeded.
+    #[inline]
+    pub(crate) fn trace_end(&mut self) {
+        if let Some(t) = self.buffers.tracer.as_deref_mut() {
+            t.end();
+        }
+    }
+
     #[inline]
     pub(crate) fn aborted(&self) -> bool {
         self.buffers.has_abort()
@@ -361,8 +396,9 @@ impl Output<'_> {
 
     #[inline(always)]
     fn push(&mut self, port: usize, unit: impl Into<Value>) -> Result<(), PeError> {
-        let batch_size = self.buffers.batch_size;
-        let buf = &mut self.buffers.buffers[port];
+        let b = &mut *self.buffers;
+        let batch_size = b.batch_size;
+        let buf = &mut b.buffers[port];
         let len = buf.len();
         if len == buf.capacity() {
             reserve_batch(buf, batch_size);
@@ -373,6 +409,9 @@ impl Output<'_> {
         buf.spare_capacity_mut()[0].write(unit.into());
         // SAFETY: the slot at `len` was just initialised and is within the capacity.
         unsafe { buf.set_len(len + 1) };
+        if let Some(t) = b.tracer.as_deref_mut() {
+            t.stamp(port, &mut buf[len]);
+        }
         let (size, depth) = measure(&buf[len]);
         if depth > MAX_DEPTH || size > self.buffers.max_unit_bytes {
             return Err(self.refuse(port, size, depth));

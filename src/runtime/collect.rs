@@ -1,7 +1,9 @@
 //! Collected outputs: what PEs write to output ports that are connected to nothing.
 //! Kept in memory and shown at the end (`Outputs: {pe: {port: [...]}}`, as dispel4py
 //! prints them), or streamed to a file as JSON Lines, one
-//! `{"pe": NAME, "port": PORT, "data": VALUE}` per data unit (`-o FILE`).
+//! `{"pe": NAME, "port": PORT, "data": VALUE}` per data unit (`-o FILE`). With provenance on,
+//! units arrive in their envelopes: the collector keeps the data, and each JSON Lines record
+//! also names the unit's provenance id (`"prov": "r:u4.0.0.0"`, for `--trace`).
 
 use crate::plan::CollectName;
 use crate::value::{write_json_str, Value};
@@ -20,6 +22,8 @@ pub struct Collector {
     ports: Vec<(CollectName, Vec<Value>, u64)>,
     total: u64,
     line: String,
+    /// Provenance is on: units are envelopes.
+    traced: bool,
 }
 
 /// The outputs of a finished run.
@@ -48,7 +52,7 @@ pub fn json_line(name: &CollectName, unit: &Value, out: &mut String) {
 impl Collector {
     /// Keeps everything in memory.
     pub fn memory() -> Self {
-        Collector { mode: Mode::Memory, ports: Vec::new(), total: 0, line: String::new() }
+        Collector { mode: Mode::Memory, ports: Vec::new(), total: 0, line: String::new(), traced: false }
     }
 
     /// Streams to a JSON Lines file (created or truncated).
@@ -59,7 +63,14 @@ impl Collector {
             ports: Vec::new(),
             total: 0,
             line: String::new(),
+            traced: false,
         })
+    }
+
+    /// Units arrive in provenance envelopes (provenance is on).
+    pub fn traced(mut self, on: bool) -> Self {
+        self.traced = on;
+        self
     }
 
     /// Takes the units written on the collected port `name`; leaves `units` empty.
@@ -75,11 +86,26 @@ impl Collector {
         };
         self.ports[slot].2 += n;
         match &mut self.mode {
+            Mode::Memory if self.traced => {
+                let kept = &mut self.ports[slot].1;
+                kept.extend(units.drain(..).map(|u| crate::provenance::id::unwrap(u).1));
+            }
             Mode::Memory => self.ports[slot].1.append(units),
             Mode::JsonLines { file, .. } => {
                 for unit in units.drain(..) {
                     self.line.clear();
-                    json_line(name, &unit, &mut self.line);
+                    if self.traced {
+                        let (id, data) = crate::provenance::id::unwrap(unit);
+                        json_line(name, &data, &mut self.line);
+                        if let Some(id) = id {
+                            self.line.pop();
+                            self.line.push_str(",\"prov\":\"");
+                            id.write_qname(&mut self.line);
+                            self.line.push_str("\"}");
+                        }
+                    } else {
+                        json_line(name, &unit, &mut self.line);
+                    }
                     self.line.push('\n');
                     file.write_all(self.line.as_bytes())?;
                 }

@@ -249,7 +249,8 @@ impl Core {
             // Part of a multi-process run: every unit must fit in a frame.
             inst.buffers_mut().set_unit_limit(crate::runtime::wire::MAX_UNIT_BYTES);
         }
-        let outlet = Outlet::new(&shared.plan, planned.pe, planned.index, shared.dead.clone());
+        let outlet =
+            Outlet::new(&shared.plan, planned.pe, planned.index, shared.dead.clone()).traced(&shared.options);
         let core = Core {
             global,
             inst,

@@ -64,6 +64,8 @@ pub struct Instance {
     tracker: RestartTracker,
     max_retries: u32,
     keep_copies: bool,
+    /// Provenance is on: units arrive as envelopes with their ids.
+    traced: bool,
     /// The unit to retry after the restart.
     pending: Option<Pending>,
     /// Units of an interrupted batch, to process after the restart.
@@ -136,6 +138,7 @@ impl Instance {
             tracker: RestartTracker::new(options.restart.clone()),
             max_retries: options.max_retries,
             keep_copies: true,
+            traced: false,
             pending: None,
             backlog: Vec::new(),
             backlog_port: 0,
@@ -146,6 +149,10 @@ impl Instance {
             probe,
             handed: 0,
         };
+        if let Some(prov) = &options.provenance {
+            inst.buffers.set_tracer(prov.tracer_for(pe, &inst.info));
+            inst.traced = true;
+        }
         let flow = inst.start();
         (inst, flow)
     }
@@ -236,7 +243,13 @@ impl Instance {
         self.stats.units_in += 1;
         self.begin(1);
         let mut one = std::mem::take(&mut self.scratch);
-        one.push(input);
+        match self.buffers.tracer_mut() {
+            Some(t) => {
+                let id = t.root_input(&input);
+                one.push(crate::provenance::id::wrap(Some(id), input));
+            }
+            None => one.push(input),
+        }
         let flow = self.run_units(ROOT, &mut one, 0, sink);
         one.clear();
         self.scratch = one;
@@ -275,7 +288,7 @@ impl Instance {
                 }
             };
             let port_name = self.inputs.get(port).map_or(&*self.root_port, |p| &**p);
-            let mut batch = Batch::new(units, self.keep_copies);
+            let mut batch = Batch::new(units, self.keep_copies).traced(self.traced);
             let mut counted = Counted { inner: &mut *sink, probe: self.probe.as_deref() };
             let mut out = self.buffers.writer(&self.info, &mut counted);
             if let Err(p) = catch_panic(|| pe.process_batch(port_name, &mut batch, &mut out)) {
@@ -368,6 +381,7 @@ impl Instance {
         if let Some(p) = &self.probe {
             p.dead_lettered();
         }
+        let unit = if self.traced { crate::provenance::id::unwrap(unit).1 } else { unit };
         self.dead.record(DeadLetter {
             pe: self.info.pe.clone(),
             instance: self.info.index,
@@ -407,9 +421,15 @@ impl Instance {
     pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), Abort> {
         self.begin(0);
         if let State::Running(pe) = &mut self.state {
+            if let Some(t) = self.buffers.tracer_mut() {
+                t.begin_postprocess();
+            }
             let mut counted = Counted { inner: &mut *sink, probe: self.probe.as_deref() };
             let mut out = self.buffers.writer(&self.info, &mut counted);
             let result = catch_panic(|| pe.postprocess(&mut out));
+            if let Some(t) = self.buffers.tracer_mut() {
+                t.end();
+            }
             if let Some(abort) = self.buffers.take_abort() {
                 return Err(abort);
             }
@@ -426,7 +446,11 @@ impl Instance {
                 self.stats.postprocess_error = Some(e);
             }
         }
-        self.flush(sink)
+        let flushed = self.flush(sink);
+        if let Some(t) = self.buffers.tracer_mut() {
+            t.flush();
+        }
+        flushed
     }
 
     /// Sends every buffered unit on.

@@ -17,6 +17,9 @@
 //!   coordinator for `--peer-timeout-ms` (heartbeats); a worker that exits early is reported by [`WorkerProcesses::watch`]; at the end
 //!   [`WorkerProcesses::finish`] reaps them all, killing those still running after a grace
 //!   period.
+//! * **Program arguments**: a program whose command line has arguments of its own before the
+//!   mapping — the `dispel4rs` command of `dispel4rs-python`, `dispel4rs <graph.py> ...` —
+//!   calls [`set_program_args`] once, and every worker it starts gets them first.
 
 use crate::mapping::RunError;
 use crate::runtime::inputs::InputSource;
@@ -28,6 +31,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Arguments put before a worker's own on the command line of every worker process this
+/// program starts (see [`set_program_args`]).
+static PROGRAM_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Sets, once per process, the arguments every worker process started by this program gets
+/// before its own (`zmq_multi --join ADDR`, `dyn_redis --join JOB`, ...): for a program that
+/// needs more than the mapping to know what to run, e.g. the graph file of the `dispel4rs`
+/// command, whose workers run `dispel4rs graph.py zmq_multi --join ADDR`. Returns `false`
+/// (and changes nothing) if they were already set.
+pub fn set_program_args(args: Vec<String>) -> bool {
+    PROGRAM_ARGS.set(args).is_ok()
+}
+
+/// The arguments set by [`set_program_args`] (none if it was not called).
+pub fn program_args() -> &'static [String] {
+    PROGRAM_ARGS.get().map_or(&[], Vec::as_slice)
+}
 
 /// This machine's host name (for messages naming a process), or `localhost`.
 pub(crate) fn hostname() -> String {
@@ -162,7 +183,8 @@ impl WorkerProcesses {
         WorkerProcesses::spawn_each(&each, env)
     }
 
-    /// Starts one copy of this program per element of `args`, with those arguments.
+    /// Starts one copy of this program per element of `args`, with those arguments (after
+    /// the [`program_args`]).
     pub(crate) fn spawn_each(args: &[Vec<String>], env: &[(String, String)]) -> Result<Self, RunError> {
         let exe = std::env::current_exe()
             .map_err(|e| RunError::io("cannot find this program to start workers", e))?;
@@ -171,7 +193,11 @@ impl WorkerProcesses {
         let mut forwarders = Vec::new();
         for (i, args) in args.iter().enumerate() {
             let mut cmd = Command::new(&exe);
-            cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.args(program_args())
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
             for (k, v) in env {
                 cmd.env(k, v);
             }

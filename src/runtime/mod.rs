@@ -10,7 +10,7 @@ pub mod inputs;
 pub mod instance;
 #[cfg(feature = "zmq")]
 pub(crate) mod join;
-pub(crate) mod launch;
+pub mod launch;
 #[cfg(feature = "mpi")]
 pub(crate) mod line_prefix;
 pub(crate) mod log_limit;

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub observe: super::observe::ObserveOptions,
     /// Per-PE changes to the graph's specs (`--numprocesses PE=N`, `--blocking PE`).
     pub tuning: crate::plan::PeTuning,
+    /// Provenance to record (`--provenance`); `None`: none, and units carry no ids.
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::ProvenanceOptions>,
 }
 
 /// Options of the Redis mappings (`dyn_redis`, `dyn_auto_redis`). The server's URL and the
@@ -169,6 +172,7 @@ impl Default for RunOptions {
             batch_bytes: 1 << 20,
             retry_hold_batches: 8,
             tuning: crate::plan::PeTuning::default(),
+            provenance: None,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Outlet {
     ports: Vec<PortOut>,
     /// Where units that cannot be routed (a group-by field is missing) go.
     dead: Arc<DeadLetters>,
+    /// Provenance is on: units are envelopes, routed by the data they carry.
+    traced: bool,
 }
 
 impl Outlet {
@@ -69,7 +71,14 @@ impl Outlet {
                 scratch: Vec::new(),
             })
             .collect();
-        Outlet { ports, dead }
+        Outlet { ports, dead, traced: false }
+    }
+
+    /// Provenance per `options`: when on, units are envelopes (see
+    /// [`crate::provenance::id`]) and groupings look at the data inside.
+    pub fn traced(mut self, options: &crate::RunOptions) -> Self {
+        self.traced = options.provenance.is_some();
+        self
     }
 
     /// Routes a batch written on output `port`; leaves `batch` empty.
@@ -97,9 +106,9 @@ impl Outlet {
             if i < last {
                 out.scratch.clear();
                 out.scratch.extend(batch.iter().cloned());
-                route_batch(route, &mut out.scratch, to, &self.dead)?;
+                route_batch(route, &mut out.scratch, to, &self.dead, self.traced)?;
             } else {
-                route_batch(route, batch, to, &self.dead)?;
+                route_batch(route, batch, to, &self.dead, self.traced)?;
             }
         }
         Ok(())
@@ -111,9 +120,13 @@ fn route_batch(
     units: &mut Vec<Value>,
     to: &mut dyn Deliver,
     dead: &DeadLetters,
+    traced: bool,
 ) -> Result<(), Abort> {
     if units.is_empty() {
         return Ok(());
+    }
+    if traced {
+        return route_traced(route, units, to, dead);
     }
     if route.router.is_fixed() && route.router.all_routable(units) {
         let target = route.router.fixed_target();
@@ -137,6 +150,51 @@ fn route_batch(
                 instance: 0,
                 port: route.to_port.clone(),
                 unit,
+                error: format!("could not be routed: {e}"),
+                attempts: 0,
+            }),
+        }
+    }
+    for (t, split) in route.splits.iter_mut().enumerate() {
+        if !split.is_empty() {
+            to.deliver(route.first + t, route.port, split)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`route_batch`] for envelopes: the grouping decides by the data each one carries.
+#[cold]
+#[inline(never)]
+fn route_traced(
+    route: &mut RouteState,
+    units: &mut Vec<Value>,
+    to: &mut dyn Deliver,
+    dead: &DeadLetters,
+) -> Result<(), Abort> {
+    use crate::provenance::id::{payload, unwrap};
+    if route.router.is_fixed() && units.iter().all(|u| route.router.check(payload(u)).is_ok()) {
+        let target = route.router.fixed_target();
+        return to.deliver(route.first + target, route.port, units);
+    }
+    let n = route.router.targets();
+    if route.splits.len() != n {
+        route.splits = (0..n).map(|_| Vec::new()).collect();
+    }
+    for unit in units.drain(..) {
+        match route.router.pick(payload(&unit)) {
+            Ok(Pick::One(t)) => route.splits[t].push(unit),
+            Ok(Pick::All) => {
+                for split in &mut route.splits[..n - 1] {
+                    split.push(unit.clone());
+                }
+                route.splits[n - 1].push(unit);
+            }
+            Err(e) => dead.record(DeadLetter {
+                pe: route.to_pe.clone(),
+                instance: 0,
+                port: route.to_port.clone(),
+                unit: unwrap(unit).1,
                 error: format!("could not be routed: {e}"),
                 attempts: 0,
             }),

@@ -111,9 +111,17 @@ impl DeadLetters {
         }
     }
 
-    /// Adds letters counted elsewhere (another process), keeping those given.
+    /// Adds letters counted elsewhere (another process), keeping those given and writing
+    /// them to the file, if any (a worker ships at most its own `keep` letters; `total`
+    /// counts them all).
     pub fn merge(&self, total: u64, letters: Vec<DeadLetter>) {
         self.total.fetch_add(total, Ordering::Relaxed);
+        if let Some(f) = &self.file {
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            for l in &letters {
+                let _ = writeln!(f, "{}", l.to_value().to_json());
+            }
+        }
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         for l in letters {
             if kept.len() < self.keep {

@@ -19,7 +19,7 @@ fn run_root<B: Backend>(backend: &B, inputs: &RootInputs, pe: usize) -> Result<(
     let planned = &backend.plan().pes()[pe];
     let dead = backend.dead_letters(0);
     let (mut inst, flow) = Instance::new(planned, 0, planned.first(), backend.options(), dead.clone());
-    let mut outlet = Outlet::new(backend.plan(), pe, 0, dead);
+    let mut outlet = Outlet::new(backend.plan(), pe, 0, dead).traced(backend.options());
     let span = inst.span().clone();
     let _entered = span.enter();
     let mut fx = B::Effects::default();

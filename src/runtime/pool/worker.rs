@@ -86,7 +86,8 @@ impl<B: Backend> PeWorker<B> {
         };
         let info = InstanceInfo { pe: planned.name.clone(), pe_id: planned.id, index, count, global };
         let (mut inst, flow) = Instance::with_info(planned, info, backend.options(), self.dead.clone());
-        let mut outlet = Outlet::new(plan, placed.pe, placed.index, self.dead.clone());
+        let mut outlet =
+            Outlet::new(plan, placed.pe, placed.index, self.dead.clone()).traced(backend.options());
         if flow != Flow::Ready {
             let mut sink = TaskSink { backend, outlet: &mut outlet, effects: fx, admitted: false };
             settle(&mut inst, flow, &mut sink)?;
