@@ -266,7 +266,7 @@ usage: cargo bench --bench compare -- [OPTIONS]
   -h, --help         this text";
 
 const WORKLOADS: [&str; 4] = ["pipeline", "wordcount", "supervision", "bursty"];
-const GROUPS: [&str; 6] = ["simple", "multi", "cluster", "raw", "dynamic", "redis"];
+const GROUPS: [&str; 7] = ["simple", "multi", "cluster", "raw", "dynamic", "redis", "provenance"];
 
 #[derive(Clone, Debug)]
 struct Args {
