@@ -132,35 +132,7 @@ fn route_batch(
         let target = route.router.fixed_target();
         return to.deliver(route.first + target, route.port, units);
     }
-    let n = route.router.targets();
-    if route.splits.len() != n {
-        route.splits = (0..n).map(|_| Vec::new()).collect();
-    }
-    for unit in units.drain(..) {
-        match route.router.pick(&unit) {
-            Ok(Pick::One(t)) => route.splits[t].push(unit),
-            Ok(Pick::All) => {
-                for split in &mut route.splits[..n - 1] {
-                    split.push(unit.clone());
-                }
-                route.splits[n - 1].push(unit);
-            }
-            Err(e) => dead.record(DeadLetter {
-                pe: route.to_pe.clone(),
-                instance: 0,
-                port: route.to_port.clone(),
-                unit,
-                error: format!("could not be routed: {e}"),
-                attempts: 0,
-            }),
-        }
-    }
-    for (t, split) in route.splits.iter_mut().enumerate() {
-        if !split.is_empty() {
-            to.deliver(route.first + t, route.port, split)?;
-        }
-    }
-    Ok(())
+    split_by_router(route, units, to, dead, |u| u, |u| u)
 }
 
 /// [`route_batch`] for envelopes: the grouping decides by the data each one carries.
@@ -177,12 +149,26 @@ fn route_traced(
         let target = route.router.fixed_target();
         return to.deliver(route.first + target, route.port, units);
     }
+    split_by_router(route, units, to, dead, payload, |u| unwrap(u).1)
+}
+
+/// Splits `units` by the router's pick on `data(unit)` and delivers each target's share; a
+/// unit the router cannot place is dead-lettered as `plain(unit)`.
+#[inline(always)]
+fn split_by_router(
+    route: &mut RouteState,
+    units: &mut Vec<Value>,
+    to: &mut dyn Deliver,
+    dead: &DeadLetters,
+    data: impl Fn(&Value) -> &Value,
+    plain: impl Fn(Value) -> Value,
+) -> Result<(), Abort> {
     let n = route.router.targets();
     if route.splits.len() != n {
         route.splits = (0..n).map(|_| Vec::new()).collect();
     }
     for unit in units.drain(..) {
-        match route.router.pick(payload(&unit)) {
+        match route.router.pick(data(&unit)) {
             Ok(Pick::One(t)) => route.splits[t].push(unit),
             Ok(Pick::All) => {
                 for split in &mut route.splits[..n - 1] {
@@ -194,7 +180,7 @@ fn route_traced(
                 pe: route.to_pe.clone(),
                 instance: 0,
                 port: route.to_port.clone(),
-                unit: unwrap(unit).1,
+                unit: plain(unit),
                 error: format!("could not be routed: {e}"),
                 attempts: 0,
             }),

@@ -172,38 +172,24 @@ const MAX_REPLAYED: u64 = 100_000;
 
 /// The metrics of an instance of another process, mirrored into this process's recorder.
 struct Mirror {
-    units_in: metrics::Counter,
-    units_out: metrics::Counter,
-    restarts: metrics::Counter,
-    failures: metrics::Counter,
-    dead_letters: metrics::Counter,
-    process_seconds: metrics::Histogram,
+    handles: probe::Handles,
     batch_times: UnitTimes,
 }
 
 impl Mirror {
     fn new(pe: &str, index: u64, process: u32) -> Mirror {
-        let labels =
-            || [("pe", pe.to_owned()), ("instance", index.to_string()), ("process", process.to_string())];
-        Mirror {
-            units_in: metrics::counter!(names::UNITS_IN, &labels()),
-            units_out: metrics::counter!(names::UNITS_OUT, &labels()),
-            restarts: metrics::counter!(names::RESTARTS, &labels()),
-            failures: metrics::counter!(names::FAILURES, &labels()),
-            dead_letters: metrics::counter!(names::DEAD_LETTERS, &labels()),
-            process_seconds: metrics::histogram!(names::PROCESS_SECONDS, &labels()),
-            batch_times: UnitTimes::default(),
-        }
+        Mirror { handles: probe::Handles::new(pe, index, process), batch_times: UnitTimes::default() }
     }
 
     fn update(&mut self, s: &InstanceSample) {
-        self.units_in.absolute(s.units_in);
-        self.units_out.absolute(s.units_out);
-        self.restarts.absolute(s.restarts);
-        self.failures.absolute(s.failures);
-        self.dead_letters.absolute(s.dead_letters);
+        let h = &self.handles;
+        h.units_in.absolute(s.units_in);
+        h.units_out.absolute(s.units_out);
+        h.restarts.absolute(s.restarts);
+        h.failures.absolute(s.failures);
+        h.dead_letters.absolute(s.dead_letters);
         if let Some(times) = &s.batch_times {
-            replay_new(&self.process_seconds, &self.batch_times, times, MAX_REPLAYED);
+            replay_new(&h.process_seconds, &self.batch_times, times, MAX_REPLAYED);
             self.batch_times = times.clone();
         }
     }

@@ -12,18 +12,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The `metrics` handles of one instance (no-ops without a recorder).
-struct Handles {
-    units_in: metrics::Counter,
-    units_out: metrics::Counter,
-    restarts: metrics::Counter,
-    failures: metrics::Counter,
-    dead_letters: metrics::Counter,
-    process_seconds: metrics::Histogram,
+/// The `metrics` handles of one instance (no-ops without a recorder): of an instance of this
+/// process ([`InstanceProbe`]) or of another process, mirrored from its samples.
+pub(super) struct Handles {
+    pub(super) units_in: metrics::Counter,
+    pub(super) units_out: metrics::Counter,
+    pub(super) restarts: metrics::Counter,
+    pub(super) failures: metrics::Counter,
+    pub(super) dead_letters: metrics::Counter,
+    pub(super) process_seconds: metrics::Histogram,
 }
 
 impl Handles {
-    fn new(pe: &str, instance: usize, process: u32) -> Handles {
+    pub(super) fn new(pe: &str, instance: impl ToString, process: u32) -> Handles {
         let labels =
             || [("pe", pe.to_owned()), ("instance", instance.to_string()), ("process", process.to_string())];
         Handles {
