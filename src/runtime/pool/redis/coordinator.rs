@@ -119,9 +119,19 @@ pub(crate) struct Coordinator {
     max_workers: usize,
 }
 
+/// The abort for a failed Redis command. A command cut short by Ctrl-C (its blocking read
+/// returns `EINTR` once the handler has run) is the interruption, not a lost server.
 fn redis_abort(e: RedisError) -> Abort {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return interrupted();
+    }
     let reason = if e.is_lost() { AbortReason::PeerLost } else { AbortReason::Transport };
     Abort::new(reason, e.to_string())
+}
+
+/// The abort of a run stopped by Ctrl-C (or SIGTERM).
+fn interrupted() -> Abort {
+    Abort::new(AbortReason::Requested, "interrupted (Ctrl-C): the job is stopped and its keys deleted")
 }
 
 impl Coordinator {
@@ -806,10 +816,7 @@ fn coordinate(
     let events_key = keys.key("events");
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
-            coordinator.stop(Abort::new(
-                AbortReason::Requested,
-                "interrupted (Ctrl-C): the job is stopped and its keys deleted",
-            ));
+            coordinator.stop(interrupted());
         }
         while let Ok((pid, why)) = exits.try_recv() {
             match watched.get(&pid).copied() {
